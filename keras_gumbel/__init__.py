@@ -1,0 +1,5 @@
+"""keras_gumbel: Gumbel-Softmax and discrete latent variables for TF/Keras 3."""
+
+from keras_gumbel import ops
+
+__version__ = "0.1.0"

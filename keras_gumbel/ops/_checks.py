@@ -1,0 +1,155 @@
+"""Argument validation and dtype handling shared by the ops.
+
+Every check runs on static information (Python values, static shapes and
+dtypes, constant tensors) so that bad input fails when the op is called or
+traced, with a message naming the argument and the value received.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+def invalid(name, expected, received):
+    """Builds the package's standard `ValueError` message."""
+    return (
+        f"Invalid value received for argument `{name}`. Expected {expected}. "
+        f"Received: {name}={received!r}"
+    )
+
+
+def convert_float_tensor(x, name):
+    """Converts `x` to a tensor and checks that its dtype is floating point."""
+    if isinstance(x, (tf.Tensor, tf.Variable)) or hasattr(x, "__tf_tensor__"):
+        x = tf.convert_to_tensor(x)
+    else:
+        x = tf.convert_to_tensor(x, dtype_hint=tf.float32)
+    if not x.dtype.is_floating:
+        raise TypeError(
+            f"Invalid dtype for argument `{name}`. Expected a floating-point "
+            f"tensor (float16, bfloat16, float32 or float64). "
+            f"Received: {name}.dtype={x.dtype.name}"
+        )
+    return x
+
+
+def convert_logits(logits, name="logits"):
+    """Converts `logits` to a float tensor of known rank >= 1."""
+    logits = convert_float_tensor(logits, name)
+    rank = logits.shape.rank
+    if rank is None:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a tensor "
+            f"of known rank >= 1. Received a tensor of unknown rank."
+        )
+    if rank < 1:
+        raise ValueError(
+            invalid(name, "a tensor of rank >= 1 (the last axis, or `axis`, "
+                    "holds the categories)", f"<rank-0 tensor {logits}>")
+        )
+    return logits
+
+
+def compute_dtype(dtype):
+    """float64 stays float64; every other float dtype computes in float32."""
+    return tf.float64 if tf.as_dtype(dtype) == tf.float64 else tf.float32
+
+
+def normalize_axis(axis, rank, name="axis"):
+    """Returns `axis` as a non-negative int, or raises naming the argument."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(invalid(name, "a Python int", axis))
+    if not -rank <= axis < rank:
+        raise ValueError(
+            invalid(name, f"an integer in [{-rank}, {rank}) for logits of "
+                    f"rank {rank}", axis)
+        )
+    return int(axis) % rank
+
+
+def check_positive_finite(value, name):
+    """Checks a Python number, NumPy value or constant tensor is > 0 and finite.
+
+    Variables (TF or Keras) and symbolic tensors are not checked: their value
+    is only known when the step runs.
+    """
+    if isinstance(value, bool):
+        raise TypeError(invalid(name, "a positive float", value))
+    if isinstance(value, (int, float, np.number)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(invalid(name, "a positive finite float", value))
+        return
+    if isinstance(value, tf.Variable) or _is_keras_variable(value):
+        return
+    static = value
+    if isinstance(value, tf.Tensor):
+        static = tf.get_static_value(value)
+        if static is None:
+            return
+    static = np.asarray(static)
+    if static.dtype == bool or not np.issubdtype(static.dtype, np.number):
+        raise TypeError(invalid(name, "a positive float", value))
+    if not np.all(np.isfinite(static) & (static > 0)):
+        shown = static.item() if static.size == 1 else static
+        raise ValueError(invalid(name, "positive finite values", shown))
+
+
+def _is_keras_variable(value):
+    import keras  # Local import: keras is heavy and only needed here.
+
+    return isinstance(value, keras.Variable)
+
+
+def convert_temperature(temperature, dtype, logits_rank, axis,
+                        name="temperature"):
+    """Checks `temperature` and shapes it to broadcast against the logits.
+
+    A tensor temperature follows TFP's batch convention: it broadcasts to the
+    logits' shape with `axis` removed. It is returned with a size-1 dimension
+    inserted at `axis`, in `dtype`, so that `logits / temperature` broadcasts.
+    With `axis=None` (element-wise ops) it broadcasts to the logits' shape.
+
+    Returns:
+      `(tau, is_python_number)`; for Python numbers `tau` is a float.
+    """
+    check_positive_finite(temperature, name)
+    if isinstance(temperature, (int, float, np.number)):
+        return float(temperature), True
+    tau = tf.convert_to_tensor(temperature)
+    if not (tau.dtype.is_floating or tau.dtype.is_integer):
+        raise TypeError(invalid(name, "a positive float", temperature))
+    tau = tf.cast(tau, dtype)
+    rank = tau.shape.rank
+    if rank is None:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a tensor "
+            f"of known rank. Received a tensor of unknown rank."
+        )
+    batch_rank = logits_rank if axis is None else logits_rank - 1
+    if rank > batch_rank:
+        where = ("the logits' shape" if axis is None else
+                 f"the logits' shape with axis {axis} removed")
+        raise ValueError(
+            invalid(name, f"a scalar or a tensor of rank <= {batch_rank} that "
+                    f"broadcasts to {where}", f"<tensor of shape {tau.shape}>")
+        )
+    if rank == 0 or axis is None:
+        return tau, False
+    for _ in range(batch_rank - rank):
+        tau = tau[tf.newaxis]
+    return tf.expand_dims(tau, axis), False
+
+
+def check_estimator(estimator, estimator_samples, known):
+    """Validates the estimator name and its sample count."""
+    if estimator not in known:
+        raise ValueError(
+            invalid("estimator", f"one of {sorted(known)}", estimator)
+        )
+    if (isinstance(estimator_samples, bool)
+            or not isinstance(estimator_samples, (int, np.integer))
+            or estimator_samples < 1):
+        raise ValueError(
+            invalid("estimator_samples", "an integer >= 1", estimator_samples)
+        )

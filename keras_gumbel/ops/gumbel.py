@@ -1,0 +1,95 @@
+"""The Gumbel distribution: sampling, log-density and CDF."""
+
+import tensorflow as tf
+
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops._seed import stateless_seed, uniform_noise
+
+
+def gumbel_noise(shape, seed, dtype):
+    """Standard Gumbel noise `-log(-log(u))`, finite, in `dtype` (float32/64).
+
+    `u` lies in [tiny, 1) so both logarithms are finite: the values lie in
+    about [-4.5, 16.6] in float32 and [-6.6, 36.7] in float64.
+    """
+    u = uniform_noise(shape, seed, dtype)
+    return -tf.math.log(-tf.math.log(u))
+
+
+def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
+    """Draws samples of Gumbel(loc, scale).
+
+    ```
+    g = loc - scale * log(-log(u)),   u ~ Uniform(tiny, 1)
+    ```
+
+    Args:
+      shape: the sample shape, a list of ints or a 1-D int tensor.
+      loc: location, broadcastable to `shape`.
+      scale: scale, positive, broadcastable to `shape`.
+      dtype: a float dtype; float16 and bfloat16 are drawn in float32.
+      seed: see `keras_gumbel.ops` (None, int, shape-[2] tensor,
+        `keras.random.SeedGenerator`).
+
+    Returns:
+      A tensor of `shape` and `dtype` with finite Gumbel samples.
+
+    Example:
+    >>> g = sample_gumbel([2, 3], seed=1)
+    """
+    dtype = tf.as_dtype(dtype)
+    if not dtype.is_floating:
+        raise TypeError(
+            f"Invalid value received for argument `dtype`. Expected a "
+            f"floating-point dtype. Received: dtype={dtype.name}")
+    _checks.check_positive_finite(scale, "scale")
+    cdt = _checks.compute_dtype(dtype)
+    g = gumbel_noise(shape, stateless_seed(seed), cdt)
+    loc = tf.cast(loc, cdt)
+    scale = tf.cast(scale, cdt)
+    return tf.cast(loc + scale * g, dtype)
+
+
+def _standardize(x, loc, scale):
+    x = _checks.convert_float_tensor(x, "x")
+    _checks.check_positive_finite(scale, "scale")
+    cdt = _checks.compute_dtype(x.dtype)
+    loc = tf.cast(loc, cdt)
+    scale = tf.cast(scale, cdt)
+    return x.dtype, (tf.cast(x, cdt) - loc) / scale, scale
+
+
+def gumbel_log_prob(x, loc=0.0, scale=1.0):
+    """Log-density of Gumbel(loc, scale) at `x`.
+
+    ```
+    log p(x) = -(z + exp(-z)) - log(scale),   z = (x - loc) / scale
+    ```
+
+    Args:
+      x: float tensor of points.
+      loc: location, broadcastable to `x`.
+      scale: positive scale, broadcastable to `x`.
+
+    Returns:
+      The log-density, broadcast shape, dtype of `x`. Matches
+      `tfp.distributions.Gumbel(loc, scale).log_prob(x)`.
+    """
+    dtype, z, scale = _standardize(x, loc, scale)
+    return tf.cast(-(z + tf.exp(-z)) - tf.math.log(scale), dtype)
+
+
+def gumbel_cdf(x, loc=0.0, scale=1.0):
+    """CDF of Gumbel(loc, scale) at `x`: `exp(-exp(-(x - loc) / scale))`.
+
+    Args:
+      x: float tensor of points.
+      loc: location, broadcastable to `x`.
+      scale: positive scale, broadcastable to `x`.
+
+    Returns:
+      The CDF, broadcast shape, dtype of `x`. Matches
+      `tfp.distributions.Gumbel(loc, scale).cdf(x)`.
+    """
+    dtype, z, _ = _standardize(x, loc, scale)
+    return tf.cast(tf.exp(-tf.exp(-z)), dtype)

@@ -1,0 +1,35 @@
+"""The Gumbel-Max trick: exact categorical samples as one-hot vectors."""
+
+import tensorflow as tf
+
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel.ops.gumbel import gumbel_noise
+from keras_gumbel.ops.straight_through import one_hot_argmax
+
+
+def gumbel_max(logits, axis=-1, seed=None):
+    """Draws an exact one-hot sample of `Categorical(softmax(logits))`.
+
+    ```
+    index = argmax_i(logits_i + g_i),   g_i ~ Gumbel(0, 1) i.i.d.
+    ```
+    Entries with `logits = -inf` (probability zero) are never drawn.
+
+    Args:
+      logits: float tensor of rank >= 1, unnormalized log-probabilities.
+      axis: the axis of the categories.
+      seed: None, int, shape-[2] int tensor or `keras.random.SeedGenerator`.
+
+    Returns:
+      A one-hot tensor with the shape and dtype of `logits`. It carries no
+      gradient; use `gumbel_softmax(..., hard=True)` for one that does.
+
+    Example:
+    >>> gumbel_max(tf.math.log([[0.2, 0.3, 0.5]]), seed=0)
+    """
+    logits = _checks.convert_logits(logits)
+    axis = _checks.normalize_axis(axis, logits.shape.rank)
+    x = tf.cast(logits, _checks.compute_dtype(logits.dtype))
+    z = x + gumbel_noise(tf.shape(x), stateless_seed(seed), x.dtype)
+    return tf.stop_gradient(one_hot_argmax(z, axis, logits.dtype))

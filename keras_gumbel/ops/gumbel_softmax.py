@@ -1,0 +1,173 @@
+"""The Gumbel-Softmax (Concrete) relaxation: samples and log-density."""
+
+import tensorflow as tf
+
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel.ops.gumbel import gumbel_noise
+from keras_gumbel.ops.straight_through import one_hot_argmax
+
+ESTIMATORS = ("straight_through", "gumbel_rao", "reinmax")
+
+
+def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
+                   estimator="straight_through", estimator_samples=1):
+    """Draws a Gumbel-Softmax (Concrete) sample, relaxed or hard.
+
+    ```
+    y = softmax((logits + g) / temperature),   g_i ~ Gumbel(0, 1) i.i.d.
+    ```
+    With `hard=True` the forward value is the exact one-hot categorical
+    sample `one_hot(argmax(logits + g))` (a sample of
+    `Categorical(softmax(logits))` whatever the temperature), and the
+    backward pass follows `estimator`:
+
+    - `"straight_through"`: the gradient of the relaxed sample `y` drawn with
+      the same noise (ST Gumbel-Softmax, Jang et al. 2017).
+    - `"gumbel_rao"`: Gumbel-Rao Monte Carlo with `estimator_samples`
+      conditional Gumbel draws (Paulus et al. 2021).
+    - `"reinmax"`: the second-order ReinMax estimator (Liu et al. 2023).
+
+    Computation is in float32 (float64 for float64 logits) and in log space,
+    so float16/bfloat16 logits, logits up to +-1e4 and temperatures down to
+    1e-3 give no NaN or inf. The backward pass keeps only the relaxed sample.
+
+    Args:
+      logits: float tensor of rank >= 1; `-inf` entries are never drawn.
+      temperature: positive float, tensor or variable; a tensor broadcasts to
+        the logits' shape with `axis` removed (e.g. `[B]` for `[B, K]`).
+      hard: whether to return an exact one-hot sample.
+      axis: the axis of the categories.
+      seed: None, int, shape-[2] int tensor or `keras.random.SeedGenerator`.
+      estimator: gradient estimator for `hard=True`.
+      estimator_samples: number of conditional draws for `"gumbel_rao"`.
+
+    Returns:
+      A tensor with the shape and dtype of `logits`.
+
+    Example:
+    >>> logits = tf.math.log([[0.1, 0.6, 0.3]])
+    >>> y = gumbel_softmax(logits, temperature=0.5, seed=0)  # on the simplex
+    >>> d = gumbel_softmax(logits, hard=True, seed=0)  # one-hot
+
+    References:
+      Jang, Gu, Poole. Categorical Reparameterization with Gumbel-Softmax.
+      ICLR 2017. Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
+    """
+    logits = _checks.convert_logits(logits)
+    rank = logits.shape.rank
+    axis = _checks.normalize_axis(axis, rank)
+    _checks.check_estimator(estimator, estimator_samples, ESTIMATORS)
+    cdt = _checks.compute_dtype(logits.dtype)
+    tau, tau_is_number = _checks.convert_temperature(temperature, cdt, rank,
+                                                     axis)
+    seed = stateless_seed(seed)
+    x = tf.cast(logits, cdt)
+    g = gumbel_noise(tf.shape(x), seed, cdt)
+    if hard and estimator != "straight_through":
+        raise NotImplementedError(
+            f"estimator={estimator!r} is not implemented yet.")
+    y = _softmax_sample(x, g, tau, tau_is_number, axis, bool(hard))
+    return tf.cast(y, logits.dtype)
+
+
+def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
+    """`softmax((x + g) / tau)`, or its one-hot argmax when `hard`.
+
+    The gradient is that of the softmax in both cases (straight-through for
+    `hard`), written by hand so that the backward pass keeps only the relaxed
+    sample `y` (and `tau`), not the noise or `x + g`. With `s = (x + g) / tau`
+    and upstream gradient `d`:
+
+    ```
+    ds   = y * (d - sum(y * d))
+    dx   = ds / tau
+    dtau = -sum(ds * s) / tau = -sum(y * log(y) * (d - sum(y * d))) / tau
+    ```
+    The last step uses `s = log(y) + const` and `sum(ds) = 0`; `y log y` is
+    computed as `xlogy(y, y)`, which is 0 where `y` underflows to 0.
+    """
+
+    def forward(x, inv_tau):
+        z = x + g
+        y = tf.nn.softmax(z * inv_tau, axis=axis)
+        out = one_hot_argmax(z, axis, z.dtype) if hard else y
+        return y, out
+
+    def softmax_grad(y, upstream):
+        centred = upstream - tf.reduce_sum(upstream * y, axis, keepdims=True)
+        return y * centred, centred
+
+    if tau_is_number:
+        inv_tau = 1.0 / tau
+
+        @tf.custom_gradient
+        def sample(x):
+            y, out = forward(x, inv_tau)
+
+            def grad(upstream):
+                ds, _ = softmax_grad(y, upstream)
+                return ds * inv_tau
+
+            return out, grad
+
+        return sample(x)
+
+    @tf.custom_gradient
+    def sample_with_tau(x, tau):
+        y, out = forward(x, 1.0 / tau)
+
+        def grad(upstream):
+            ds, centred = softmax_grad(y, upstream)
+            dtau = -tf.reduce_sum(tf.math.xlogy(y, y) * centred, axis,
+                                  keepdims=True) / tau
+            return ds / tau, _sum_to_shape(dtau, tf.shape(tau))
+
+        return out, grad
+
+    return sample_with_tau(x, tau)
+
+
+def _sum_to_shape(grad, shape):
+    """Sums a broadcast gradient back to `shape` (as TF does for `a * b`)."""
+    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=shape, s1=tf.shape(grad))
+    return tf.reshape(tf.reduce_sum(grad, axes), shape)
+
+
+def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
+    """Log-density of the Gumbel-Softmax (Concrete) distribution at `y`.
+
+    With `k` categories and `pi = softmax(logits)`:
+    ```
+    p(y) = Gamma(k) tau^(k-1) (sum_i pi_i / y_i^tau)^(-k)
+           prod_i (pi_i / y_i^(tau + 1))
+    ```
+    computed in log space (`log_softmax`, `logsumexp`).
+
+    Args:
+      y: points on the open simplex, float tensor broadcastable to `logits`.
+      logits: float tensor of rank >= 1.
+      temperature: positive float or tensor (batch convention as in
+        `gumbel_softmax`).
+      axis: the axis of the categories; it is reduced.
+
+    Returns:
+      One log-density per distribution (`axis` removed), dtype of `logits`.
+      Matches `tfp.distributions.RelaxedOneHotCategorical(temperature,
+      logits=logits).log_prob(y)`.
+    """
+    logits = _checks.convert_logits(logits)
+    y = _checks.convert_float_tensor(y, "y")
+    rank = logits.shape.rank
+    axis = _checks.normalize_axis(axis, rank)
+    cdt = tf.float64 if tf.float64 in (y.dtype, logits.dtype) else tf.float32
+    tau, _ = _checks.convert_temperature(temperature, cdt, rank, axis)
+    log_pi = tf.nn.log_softmax(tf.cast(logits, cdt), axis=axis)
+    log_y = tf.math.log(tf.cast(y, cdt))
+    k = tf.cast(tf.shape(log_pi)[axis], cdt)
+    log_tau = tf.math.log(tf.cast(tau, cdt))
+    log_p = (tf.math.lgamma(k) + (k - 1.0) * log_tau
+             + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, axis, keepdims=True)
+             - k * tf.reduce_logsumexp(log_pi - tau * log_y, axis,
+                                       keepdims=True))
+    return tf.cast(tf.squeeze(log_p, axis), logits.dtype)
