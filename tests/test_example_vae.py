@@ -1,0 +1,243 @@
+"""Tests of examples/categorical_vae.py, its data loaders and its exports."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "examples")
+SCRIPT = os.path.join(EXAMPLES, "categorical_vae.py")
+sys.path.insert(0, EXAMPLES)
+
+import binarized_mnist  # noqa: E402
+import categorical_vae  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Runs the example in smoke mode once (in-process); returns its folder."""
+    out = tmp_path_factory.mktemp("vae") / "out"
+    status = categorical_vae.main(["--smoke", "--verbose", "0",
+                                   "--output-dir", str(out)])
+    assert status == 0
+    return out
+
+
+def test_smoke_run_writes_valid_plots(smoke_run):
+    import matplotlib.image
+
+    for name in ("reconstructions.png", "prior_samples.png", "curves.png"):
+        path = smoke_run / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, name
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and min(image.shape[:2]) >= 100, name
+        assert image.std() > 0.01, f"{name} is blank"
+
+
+def _numbers(tree):
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield from _numbers(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _numbers(value)
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield tree
+
+
+def test_smoke_run_metrics_json(smoke_run):
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    for key in ("train_neg_elbo", "valid_neg_elbo", "test_neg_elbo",
+                "test_neg_elbo_relaxed", "temperature", "train_seconds"):
+        assert math.isfinite(metrics[key]) and metrics[key] > 0, key
+    assert all(math.isfinite(x) for x in _numbers(metrics))
+    assert metrics["epochs"] == 2 and metrics["dataset"] == "digits"
+    assert metrics["examples"] == {"train": 256, "valid": 250, "test": 250}
+    # 256 examples / batch 64 = 4 steps an epoch; smoke schedule r = 0.05,
+    # N = 1: the epoch logs carry tau of the epoch's last step (3 and 7).
+    assert metrics["steps"] == 8
+    np.testing.assert_allclose(metrics["history"]["temperature"],
+                               [math.exp(-0.05 * 3), math.exp(-0.05 * 7)],
+                               rtol=1e-6)
+    assert metrics["temperature"] == pytest.approx(math.exp(-0.05 * 7))
+    # Sanity bound: a decoder giving 1/2 to each of the 64 pixels scores
+    # 64 log 2, plus a KL of at most 4 log 5; two smoke epochs are not worse.
+    assert metrics["test_neg_elbo"] < 64 * math.log(2) + 4 * math.log(5) + 5
+    assert metrics["serving"]["ok"] is True
+    assert metrics["settings"]["smoke"] is True
+
+
+def test_smoke_run_saved_models_serve_without_keras_gumbel(smoke_run):
+    # A fresh process in which keras_gumbel cannot be imported.
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["keras_gumbel"] = None
+        import numpy as np, tensorflow as tf
+        enc = tf.saved_model.load({str(smoke_run / "encoder")!r})
+        dec = tf.saved_model.load({str(smoke_run / "decoder")!r})
+        x = (np.random.default_rng(0).random((7, 64)) > 0.5)
+        codes = enc.serve(tf.constant(x, tf.float32)).numpy()
+        probs = dec.serve(tf.constant(codes)).numpy()
+        assert codes.shape == (7, 4, 5), codes.shape
+        assert set(np.unique(codes)) <= {{0.0, 1.0}}
+        assert (codes.sum(-1) == 1).all()
+        assert probs.shape == (7, 64) and (probs >= 0).all()
+        assert (probs <= 1).all()
+        print("served")
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, env=env, cwd=smoke_run, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "served"
+
+
+def _run_script(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def _write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _images(n, seed=0):
+    return (np.random.default_rng(seed).random((n, 784)) > 0.8).astype(
+        np.uint8)
+
+
+@pytest.mark.parametrize("case", ["missing_dir", "empty_dir", "bad_shape",
+                                  "bad_values", "missing_key", "not_zip",
+                                  "bad_amat"])
+def test_bad_data_fails_with_one_line(tmp_path, case):
+    data_dir = tmp_path / "data"
+    if case != "missing_dir":
+        data_dir.mkdir()
+    npz = data_dir / "binarized_mnist.npz"
+    good = {s: _images(3) for s in binarized_mnist.SPLITS}
+    if case == "bad_shape":
+        _write_npz(npz, **{**good, "valid": np.zeros((3, 783), np.uint8)})
+    elif case == "bad_values":
+        _write_npz(npz, **{**good, "test": _images(3) * 255})
+    elif case == "missing_key":
+        _write_npz(npz, train=good["train"], valid=good["valid"])
+    elif case == "not_zip":
+        npz.write_bytes(b"this is not a zip archive")
+    elif case == "bad_amat":
+        for split in binarized_mnist.SPLITS:
+            rows = [" ".join(map(str, r)) for r in _images(2)]
+            if split == "valid":
+                rows[1] += " 1"  # 785 values on line 2
+            (data_dir / f"binarized_mnist_{split}.amat").write_text(
+                "\n".join(rows) + "\n")
+    done = _run_script("--data-dir", str(data_dir), "--output-dir",
+                       str(tmp_path / "out"))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "categorical_vae.py: error:"), done.stderr
+    if case == "bad_amat":
+        assert "line 2" in lines[0] and "valid" in lines[0]
+
+
+@pytest.mark.parametrize("args", [["--epochs", "0"], ["--batch-size", "-3"],
+                                  ["--categories", "1"],
+                                  ["--anneal-rate", "nan"],
+                                  ["--min-temperature", "0"],
+                                  ["--hidden", "512,x"],
+                                  ["--estimator", "reinmax"],
+                                  ["--estimator", "nope", "--hard"]])
+def test_bad_arguments_exit_without_traceback(args):
+    done = _run_script(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "error:" in done.stderr.strip().splitlines()[-1]
+
+
+def test_output_dir_that_is_a_file_fails_with_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = _run_script("--output-dir", str(blocker / "sub"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_npz_and_amat_loaders_agree(tmp_path):
+    arrays = {s: _images(n, seed) for seed, (s, n) in
+              enumerate(zip(binarized_mnist.SPLITS, (5, 3, 4)))}
+    npz_dir, amat_dir = tmp_path / "npz", tmp_path / "amat"
+    npz_dir.mkdir()
+    amat_dir.mkdir()
+    _write_npz(npz_dir / "binarized_mnist.npz", **arrays)
+    for split, array in arrays.items():
+        text = "\n".join(" ".join(map(str, row)) for row in array)
+        (amat_dir / f"binarized_mnist_{split}.amat").write_text(text + "\n\n")
+    from_npz = binarized_mnist.load_binarized_mnist(str(npz_dir))
+    from_amat = binarized_mnist.load_binarized_mnist(str(amat_dir))
+    for split, array in arrays.items():
+        assert from_npz[split].dtype == np.float32
+        np.testing.assert_array_equal(from_npz[split], array)
+        np.testing.assert_array_equal(from_amat[split], array)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "784 numbers"),
+    ("0 1 " * 392 + "\n" + "0 1 2 " + "0 " * 781 + "\n", "0 or 1"),
+    ("0 " * 784 + "\n" + "0 x " + "0 " * 782 + "\n", "line 2"),
+])
+def test_amat_loader_rejects_malformed_files(tmp_path, content, message):
+    path = tmp_path / "f.amat"
+    path.write_text(content)
+    with pytest.raises(binarized_mnist.DataError, match=message):
+        binarized_mnist.load_amat(str(path))
+
+
+def test_digits_are_binary_disjoint_and_seeded():
+    data = binarized_mnist.load_digits(seed=3)
+    assert [len(data[s]) for s in binarized_mnist.SPLITS] == [1297, 250, 250]
+    stacked = np.concatenate([data[s] for s in binarized_mnist.SPLITS])
+    assert stacked.shape == (1797, 64)
+    assert set(np.unique(stacked)) == {0.0, 1.0}
+    again = binarized_mnist.load_digits(seed=3)
+    other = binarized_mnist.load_digits(seed=4)
+    np.testing.assert_array_equal(data["test"], again["test"])
+    assert not np.array_equal(data["test"], other["test"])
+    from sklearn.datasets import load_digits
+
+    expected = (load_digits().data > 7).astype(np.float32)
+    # Same multiset of images: sort rows of both lexicographically.
+    np.testing.assert_array_equal(np.unique(stacked, axis=0),
+                                  np.unique(expected, axis=0))
+
+
+def test_estimator_choices_match_the_package():
+    import keras_gumbel
+
+    assert categorical_vae.ESTIMATORS == tuple(keras_gumbel.ops.ESTIMATORS)
+
+
+def test_neg_elbo_terms_match_numpy():
+    import vae_model
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((3, 6)) > 0.5).astype(np.float32)
+    x_logits = rng.normal(size=(3, 6)).astype(np.float32)
+    logits = rng.normal(size=(3, 2, 4)).astype(np.float32)
+    reconstruction, kl = vae_model.neg_elbo_terms(x, x_logits, logits)
+    p = 1 / (1 + np.exp(-x_logits.astype(np.float64)))
+    expected_rec = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(-1)
+    q = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    expected_kl = (q * np.log(q * 4)).sum((-2, -1))
+    np.testing.assert_allclose(reconstruction, expected_rec, rtol=1e-5)
+    np.testing.assert_allclose(kl, expected_kl, rtol=1e-5)
