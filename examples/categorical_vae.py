@@ -38,7 +38,7 @@ import binarized_mnist  # noqa: E402  (the examples folder is not a package)
 ESTIMATORS = ("straight_through", "gumbel_rao", "reinmax")
 
 # Defaults for a full run, and for --smoke; an option given explicitly wins.
-DEFAULTS = dict(latent_vars=20, categories=10, hidden=(512, 256), epochs=150,
+DEFAULTS = dict(latent_vars=20, categories=10, hidden=(512, 256), epochs=200,
                 batch_size=32, learning_rate=1e-3, initial_temperature=1.0,
                 anneal_rate=1e-4, anneal_every=500, min_temperature=0.5,
                 max_examples=None)
@@ -98,7 +98,7 @@ def parse_args(argv=None):
         help="gradient estimator with --hard (straight_through)")
     add("--estimator-samples", type=positive_int, default=1,
         help="conditional samples for gumbel_rao (1)")
-    add("--epochs", type=positive_int, help="training epochs (150)")
+    add("--epochs", type=positive_int, help="training epochs (200)")
     add("--batch-size", type=positive_int, help="batch size (32)")
     add("--learning-rate", type=positive_float, help="Adam (1e-3)")
     add("--seed", type=int, default=0, help="seed of data split, weights "
@@ -152,7 +152,7 @@ def prepare_output_dir(path):
 def image_grid(images, side, columns):
     """Tiles `[n, side*side]` images into one array, `columns` per row."""
     rows = -(-len(images) // columns)
-    grid = np.ones((rows * (side + 1) - 1, columns * (side + 1) - 1))
+    grid = np.full((rows * (side + 1) - 1, columns * (side + 1) - 1), 0.3)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         grid[r * (side + 1):r * (side + 1) + side,
