@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -276,6 +277,22 @@ def run(args, dataset, data, out_dir):
     return metrics
 
 
+def one_line(err):
+    """The gist of an exception message on one line.
+
+    Keras wraps errors raised inside a layer's `call` in a message of several
+    lines (a header, the original message in ANSI bold, the arguments); keep
+    only the original message.
+    """
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines()
+    if lines and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+        lines = lines[:next((i for i, line in enumerate(lines)
+                             if line.startswith("Arguments received")),
+                            len(lines))]
+    return " ".join(line.strip() for line in lines if line.strip())
+
+
 def main(argv=None):
     """Runs the example; returns the process exit status."""
     start = time.perf_counter()
@@ -290,8 +307,8 @@ def main(argv=None):
         f"{s} {a.shape}" for s, a in data.items()))
     try:
         metrics = run(args, dataset, data, out_dir)
-    except RuntimeError as err:
-        print(f"categorical_vae.py: error: {err}", file=sys.stderr)
+    except (RuntimeError, NotImplementedError) as err:
+        print(f"categorical_vae.py: error: {one_line(err)}", file=sys.stderr)
         return 1
     serving = metrics["serving"]
     print(f"negative ELBO (nats, exact categorical samples): train "

@@ -91,7 +91,9 @@ class CategoricalVAE(keras.Model):
         self.encoder = encoder
         self.sampler = sampler
         self.decoder = decoder
-        self.eval_seed = keras.random.SeedGenerator(seed)
+        # Its own stream: the sampler's generator starts from `seed`.
+        self.eval_seed = keras.random.SeedGenerator(
+            None if seed is None else seed + 1)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 

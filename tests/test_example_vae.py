@@ -241,3 +241,49 @@ def test_neg_elbo_terms_match_numpy():
     expected_kl = (q * np.log(q * 4)).sum((-2, -1))
     np.testing.assert_allclose(reconstruction, expected_rec, rtol=1e-5)
     np.testing.assert_allclose(kl, expected_kl, rtol=1e-5)
+
+
+def test_smoke_run_hard_straight_through(tmp_path):
+    status = categorical_vae.main(["--smoke", "--hard", "--verbose", "0",
+                                   "--epochs", "1", "--output-dir",
+                                   str(tmp_path)])
+    assert status == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["estimator"] == "hard (straight_through)"
+    assert metrics["test_neg_elbo_relaxed"] is None
+    assert math.isfinite(metrics["test_neg_elbo"])
+    assert metrics["serving"]["codes_shape"] == [100, 4, 5]
+
+
+@pytest.mark.parametrize("estimator", ["gumbel_rao", "reinmax"])
+def test_other_estimators_train(estimator):
+    import keras
+
+    import vae_model
+
+    keras.utils.set_random_seed(0)
+    try:
+        vae = vae_model.build_vae(16, 3, 4, (8,), hard=True,
+                                  estimator=estimator, estimator_samples=2,
+                                  seed=0)
+    except NotImplementedError:
+        pytest.skip(f"{estimator} is not implemented in this checkout")
+    x = (np.random.default_rng(0).random((64, 16)) > 0.5).astype(np.float32)
+    history, _ = vae_model.train_vae(vae, x, x[:16], epochs=1, batch_size=32,
+                                     anneal_every=1, verbose=0)
+    assert all(math.isfinite(v) for v in history.history["loss"])
+    weights = [w.numpy() for w in vae.encoder.weights]
+    vae_model.train_vae(vae, x, x[:16], epochs=1, batch_size=32, verbose=0)
+    # The estimator's gradient reaches the encoder.
+    assert any(not np.array_equal(a, b.numpy())
+               for a, b in zip(weights, vae.encoder.weights))
+
+
+def test_one_line_unwraps_keras_layer_errors():
+    wrapped = NotImplementedError(
+        "Exception encountered when calling GumbelSoftmax.call().\n\n"
+        "\x1b[1mestimator='reinmax' is not implemented yet.\x1b[0m\n\n"
+        "Arguments received by GumbelSoftmax.call():\n  • training=True")
+    assert (categorical_vae.one_line(wrapped)
+            == "estimator='reinmax' is not implemented yet.")
+    assert categorical_vae.one_line(ValueError("a\n b")) == "a b"
