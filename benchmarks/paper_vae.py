@@ -82,14 +82,8 @@ def run_row(row, data, args):
         verbose=args.verbose, callbacks=[TimeLimit()])
     result = {
         "row": name, "paper_test_neg_elbo": paper,
-        **{f"{split}_neg_elbo": vae_model.estimate_neg_elbo(vae, data[split])
-           for split in binarized_mnist.SPLITS},
-        "test_neg_elbo_relaxed": (
-            None if hard else
-            vae_model.estimate_neg_elbo(vae, data["test"], discrete=False)),
-        "temperature": float(vae.sampler.temperature.numpy()),
+        **vae_model.evaluate_vae(vae, data),
         "epochs": len(history.history["loss"]),
-        "steps": int(vae.optimizer.iterations.numpy()),
         "train_minutes": round(seconds / 60, 1),
         "settings": {"anneal_rate": args.anneal_rate,
                      "anneal_every": args.anneal_every, "seed": args.seed,

@@ -167,9 +167,7 @@ def save_plots(encoder, decoder, valid, history, out_dir, seed):
     `encoder` maps images to one-hot codes `[B, N, K]`, `decoder` maps codes
     to Bernoulli probabilities (the serving models).
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state
 
     side = math.isqrt(valid.shape[1])
     n = min(10, len(valid))
@@ -182,7 +180,8 @@ def save_plots(encoder, decoder, valid, history, out_dir, seed):
     samples = np.asarray(decoder(prior))
 
     paths = []
-    fig, axes = plt.subplots(2, 1, figsize=(n, 2.4))
+    fig = Figure(figsize=(n, 2.4))
+    axes = fig.subplots(2, 1)
     for ax, images, title in ((axes[0], valid[:n], "validation images"),
                               (axes[1], recon, "reconstructions (argmax "
                                "codes, Bernoulli means)")):
@@ -191,7 +190,8 @@ def save_plots(encoder, decoder, valid, history, out_dir, seed):
         ax.axis("off")
     paths.append(_save(fig, out_dir, "reconstructions.png"))
 
-    fig, ax = plt.subplots(figsize=(10, 4.4))
+    fig = Figure(figsize=(10, 4.4))
+    ax = fig.subplots()
     ax.imshow(image_grid(samples, side, 10), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title("decoded samples from the uniform prior (Bernoulli means)",
                  fontsize=9)
@@ -199,7 +199,8 @@ def save_plots(encoder, decoder, valid, history, out_dir, seed):
     paths.append(_save(fig, out_dir, "prior_samples.png"))
 
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    left, right = fig.subplots(1, 2)
     left.plot(epochs, history["loss"], label="train (training sample)")
     left.plot(epochs, history["val_loss"], label="valid (exact sample)")
     left.set_xlabel("epoch")
@@ -213,11 +214,10 @@ def save_plots(encoder, decoder, valid, history, out_dir, seed):
 
 
 def _save(fig, out_dir, name):
+    """Saves `fig` as `out_dir/name` and returns the path."""
     path = os.path.join(out_dir, name)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    import matplotlib.pyplot as plt
-    plt.close(fig)
     return path
 
 
@@ -243,14 +243,8 @@ def run(args, dataset, data, out_dir):
         "dataset": dataset,
         "estimator": (f"hard ({args.estimator})" if args.hard
                       else "relaxed (Gumbel-Softmax)"),
-        **{f"{split}_neg_elbo": vae_model.estimate_neg_elbo(vae, data[split])
-           for split in binarized_mnist.SPLITS},
-        "test_neg_elbo_relaxed": (
-            None if args.hard else
-            vae_model.estimate_neg_elbo(vae, data["test"], discrete=False)),
-        "temperature": float(vae.sampler.temperature.numpy()),
+        **vae_model.evaluate_vae(vae, data),
         "epochs": len(history["loss"]),
-        "steps": int(vae.optimizer.iterations.numpy()),
         "train_seconds": round(seconds, 2),
         "examples": {s: int(len(a)) for s, a in data.items()},
         "settings": {k: (list(v) if isinstance(v, tuple) else v)

@@ -183,6 +183,25 @@ def estimate_neg_elbo(vae, x, discrete=True, batch_size=1000):
     return total / len(x)
 
 
+def evaluate_vae(vae, data):
+    """Final metrics of a trained VAE on the splits of `data`.
+
+    Returns:
+      A dict: `<split>_neg_elbo` for each split (exact categorical samples),
+      `test_neg_elbo_relaxed` (the sampler's relaxed training sample at the
+      final temperature; `None` for hard samplers), `temperature` and
+      `steps` (optimizer steps taken).
+    """
+    metrics = {f"{split}_neg_elbo": estimate_neg_elbo(vae, x)
+               for split, x in data.items()}
+    metrics["test_neg_elbo_relaxed"] = (
+        None if vae.sampler.hard else
+        estimate_neg_elbo(vae, data["test"], discrete=False))
+    metrics["temperature"] = float(vae.sampler.temperature.numpy())
+    metrics["steps"] = int(vae.optimizer.iterations.numpy())
+    return metrics
+
+
 def serving_models(vae):
     """Keras models for serving: the encoder to codes, the decoder to pixels.
 
