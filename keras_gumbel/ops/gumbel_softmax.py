@@ -165,7 +165,7 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     log_pi = tf.nn.log_softmax(tf.cast(logits, cdt), axis=axis)
     log_y = tf.math.log(tf.cast(y, cdt))
     k = tf.cast(tf.shape(log_pi)[axis], cdt)
-    log_tau = tf.math.log(tf.cast(tau, cdt))
+    log_tau = tf.math.log(_checks.to_dtype(tau, cdt))
     log_p = (tf.math.lgamma(k) + (k - 1.0) * log_tau
              + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, axis, keepdims=True)
              - k * tf.reduce_logsumexp(log_pi - tau * log_y, axis,

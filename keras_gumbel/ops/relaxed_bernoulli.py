@@ -75,6 +75,6 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
     y = tf.cast(y, cdt)
     log_y, log1m_y = tf.math.log(y), tf.math.log1p(-y)
     z = tau * (log_y - log1m_y) - tf.cast(logits, cdt)
-    log_p = (tf.math.log(tf.cast(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
+    log_p = (tf.math.log(_checks.to_dtype(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
              - log_y - log1m_y)
     return tf.cast(log_p, logits.dtype)
