@@ -282,6 +282,11 @@ def test_errors_name_the_argument_and_value():
     with pytest.raises(ValueError, match="`estimator_samples`.*Received: estimator_samples=0"):
         ops.gumbel_softmax(logits, hard=True, estimator="gumbel_rao",
                            estimator_samples=0)
+    with pytest.raises(TypeError, match="`hard`.*Received: hard=1"):
+        ops.gumbel_softmax(logits, hard=1)
+    with pytest.raises(ValueError, match="`logits`.*unknown rank"):
+        tf.function(ops.gumbel_softmax).get_concrete_function(
+            tf.TensorSpec(None, tf.float32))
     with pytest.raises(TypeError, match="`y`.*int32"):
         ops.gumbel_softmax_log_prob(tf.zeros([3], tf.int32), tf.zeros([3]), 1.0)
     with pytest.raises(ValueError, match="`temperature`.*Received: temperature=-1"):

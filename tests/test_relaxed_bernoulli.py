@@ -83,3 +83,5 @@ def test_errors():
         ops.relaxed_bernoulli(tf.zeros([2]), 0)
     with pytest.raises(ValueError, match="`temperature`.*shape"):
         ops.relaxed_bernoulli(tf.zeros([2]), tf.ones([3, 2]))
+    with pytest.raises(TypeError, match="`hard`.*Received: hard='yes'"):
+        ops.relaxed_bernoulli(tf.zeros([2]), hard="yes")

@@ -148,6 +148,13 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     return tf.expand_dims(tau, axis), False
 
 
+def check_bool(value, name):
+    """Checks a Python (or NumPy) bool flag such as `hard`."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(invalid(name, "a Python bool", value))
+    return bool(value)
+
+
 def check_estimator(estimator, estimator_samples, known):
     """Validates the estimator name and its sample count."""
     if estimator not in known:

@@ -35,6 +35,7 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
       Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
     logits = _checks.convert_float_tensor(logits, "logits")
+    hard = _checks.check_bool(hard, "hard")
     cdt = _checks.compute_dtype(logits.dtype)
     tau, _ = _checks.convert_temperature(temperature, cdt,
                                          logits.shape.rank or 0, None)
