@@ -45,8 +45,9 @@ class TemperatureScheduler(keras.callbacks.Callback):
       schedule: a `keras_gumbel.schedules` schedule or any
         `callable(step) -> float` taking the global step (a non-negative int)
         and returning a positive finite temperature.
-      layers: `None` (every Gumbel layer in the model) or a list of layers,
-        each with a scalar `temperature` variable.
+      layers: `None` (every Gumbel layer in the model), or a layer or list
+        of layers, each with a fixed (not learned) scalar `temperature`
+        variable.
       verbose: 0 (silent) or 1 (print the temperature at the end of each
         epoch).
 
@@ -75,7 +76,7 @@ class TemperatureScheduler(keras.callbacks.Callback):
                     layers))
             for layer in layers:
                 _check_schedulable(layer, "layers")
-        if verbose not in (0, 1) or isinstance(verbose, bool):
+        if verbose not in (0, 1):
             raise ValueError(invalid("verbose", "0 or 1", verbose))
         self.schedule = schedule
         self.layers = layers
