@@ -359,11 +359,8 @@ def test_tf_saved_model_with_sampling(tmp_path):
     # tracks its state so that a sampling model can be exported.
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(5),
                               GumbelSoftmax(hard=True, seed=0)])
-    path = str(tmp_path / "saved")
-    tf.saved_model.save(model, path)
-    serve = tf.saved_model.load(path).signatures["serving_default"]
-    x = tf.zeros((64, 5))
-    (first,), (second,) = serve(x).values(), serve(x).values()
+    first, second = testing.serve_twice_from_saved_model(
+        model, np.zeros((64, 5), "float32"), str(tmp_path / "saved"))
     assert first.shape == (64, 5)
     assert _is_one_hot(first) and _is_one_hot(second)
     assert not np.array_equal(first, second)  # fresh noise per request
