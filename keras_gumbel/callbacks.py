@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_gumbel.layers import GumbelSoftmax, RelaxedBernoulli
 from keras_gumbel.ops._checks import invalid
 
 __all__ = ["TemperatureScheduler"]
@@ -44,8 +45,9 @@ class TemperatureScheduler(keras.callbacks.Callback):
       schedule: a `keras_gumbel.schedules` schedule or any
         `callable(step) -> float` taking the global step (a non-negative int)
         and returning a positive finite temperature.
-      layers: `None` (every Gumbel layer in the model) or a list of layers,
-        each with a scalar `temperature` variable.
+      layers: `None` (every Gumbel layer in the model), or a layer or list
+        of layers, each with a fixed (not learned) scalar `temperature`
+        variable.
       verbose: 0 (silent) or 1 (print the temperature at the end of each
         epoch).
 
@@ -74,12 +76,13 @@ class TemperatureScheduler(keras.callbacks.Callback):
                     layers))
             for layer in layers:
                 _check_schedulable(layer, "layers")
-        if verbose not in (0, 1) or isinstance(verbose, bool):
+        if verbose not in (0, 1):
             raise ValueError(invalid("verbose", "0 or 1", verbose))
         self.schedule = schedule
         self.layers = layers
         self.verbose = verbose
-        self.temperature = None
+        self.temperature = None  # of the last batch that ran
+        self._assigned = None
         self._targets = []
         self._epoch = 0
         self._steps_per_epoch = None
@@ -125,12 +128,16 @@ class TemperatureScheduler(keras.callbacks.Callback):
                 f"The temperature schedule returned {value!r} at step {step}. "
                 f"Expected a positive finite float."
             )
+        self._assign(temperature)
+
+    def _assign(self, temperature):
         for layer in self._targets:
-            layer.temperature.assign(temperature)
-        self.temperature = temperature
+            _set_temperature(layer, temperature)
+        self._assigned = temperature
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch = batch
+        self.temperature = self._assigned
         if logs is not None:
             logs["temperature"] = self.temperature
 
@@ -139,6 +146,11 @@ class TemperatureScheduler(keras.callbacks.Callback):
         self._last_batch = -1
         if self.temperature is None:
             return
+        if self._assigned != self.temperature:
+            # A dataset of unknown length: `fit` announced one more batch
+            # before finding the data exhausted. Keep the temperature of the
+            # last batch that ran, so evaluation and the next epoch see it.
+            self._assign(self.temperature)
         if logs is not None:
             logs["temperature"] = self.temperature
         if self.verbose:
@@ -161,9 +173,7 @@ def find_gumbel_layers(root):
       A list of `GumbelSoftmax` and `RelaxedBernoulli` layers, in the order
       found (depth first).
     """
-    from keras_gumbel import layers as gumbel_layers
-
-    kinds = (gumbel_layers.GumbelSoftmax, gumbel_layers.RelaxedBernoulli)
+    kinds = (GumbelSoftmax, RelaxedBernoulli)
     found, seen, stack = [], set(), [root]
     while stack:
         obj = stack.pop()
@@ -190,23 +200,32 @@ def _may_hold_layers(obj):
 
 
 def _check_schedulable(layer, name):
-    """Checks `layer` has a non-trainable scalar `temperature` variable."""
-    temperature = getattr(layer, "temperature", None)
-    if not isinstance(layer, keras.layers.Layer) or not isinstance(
-            temperature, keras.Variable):
+    """Checks `layer` has a fixed (not learned) scalar temperature variable."""
+    if not isinstance(layer, keras.layers.Layer):
         raise TypeError(invalid(
             name, "Keras layers with a `temperature` variable (GumbelSoftmax, "
             "RelaxedBernoulli)", layer))
-    if tuple(temperature.shape) != ():
-        raise ValueError(invalid(
-            name, "layers with a scalar `temperature` variable",
-            f"<layer '{layer.name}' with temperature of shape "
-            f"{tuple(temperature.shape)}>"))
-    if getattr(layer, "learn_temperature", False) or temperature.trainable:
+    temperature = getattr(layer, "temperature", None)
+    if (getattr(layer, "learn_temperature", False)
+            or getattr(temperature, "trainable", False)):
         raise ValueError(
             f"Layer '{layer.name}' learns its temperature "
             f"(learn_temperature=True): the optimizer trains it, so "
-            f"TemperatureScheduler cannot also set it. Use "
-            f"learn_temperature=False to anneal it, or leave the layer out "
-            f"with `layers=`."
+            f"TemperatureScheduler cannot also set it. Create the layer with "
+            f"learn_temperature=False to anneal it, or pass only the layers "
+            f"to anneal with `layers=`."
         )
+    if (not isinstance(temperature, keras.Variable)
+            or tuple(temperature.shape) != ()):
+        raise TypeError(invalid(
+            name, "Keras layers with a scalar `temperature` variable "
+            "(GumbelSoftmax, RelaxedBernoulli)",
+            f"<layer '{layer.name}' of type {type(layer).__name__}>"))
+
+
+def _set_temperature(layer, value):
+    """Uses the layer's own setter when it has one (the package's layers)."""
+    if hasattr(layer, "set_temperature"):
+        layer.set_temperature(value)
+    else:
+        layer.temperature.assign(value)

@@ -175,7 +175,8 @@ class CosineDecay(_Interpolation):
     """Half-cosine interpolation from `initial` to `final` over `steps`.
 
     ```
-    tau(step) = final + (initial - final) * (1 + cos(pi * min(step, steps) / steps)) / 2
+    w(step)   = (1 + cos(pi * min(step, steps) / steps)) / 2
+    tau(step) = final + (initial - final) * w(step)
     ```
     Flat at both ends; constant at `final` from `steps` on.
 
