@@ -40,6 +40,11 @@ def check_int(value, name, minimum=None, allow_none=False):
     return int(value)
 
 
+def _replica_context():
+    """`tf.distribute.get_replica_context()` (a seam for tests)."""
+    return tf.distribute.get_replica_context()
+
+
 def _softplus_inverse(y):
     """`x` with `softplus(x) = y` for a Python float `y > 0`, stably."""
     return y + math.log(-math.expm1(-y))
@@ -168,7 +173,7 @@ class RelaxedSamplingLayer(keras.layers.Layer):
     def _next_seed(self):
         """A fresh shape-[2] stateless seed; differs across replicas."""
         seed = stateless_seed(self.seed_generator)
-        ctx = tf.distribute.get_replica_context()
+        ctx = _replica_context()
         if ctx is not None and ctx.num_replicas_in_sync > 1:
             # Every replica advances the same generator state in lockstep, so
             # without this all replicas would draw identical noise.
