@@ -17,7 +17,7 @@ Data: scikit-learn's 8x8 digits by default (offline), or binarized MNIST
 with `--data-dir` (see `binarized_mnist.py`).
 
 Run:
-  python examples/categorical_vae.py                  # digits, a few minutes
+  python examples/categorical_vae.py                  # digits, about 1 min
   python examples/categorical_vae.py --hard           # ST Gumbel-Softmax
   python examples/categorical_vae.py --data-dir DIR --epochs 50
   python examples/categorical_vae.py --smoke          # seconds, for CI
@@ -49,7 +49,7 @@ SMOKE = dict(latent_vars=4, categories=5, hidden=(32, 16), epochs=2,
 
 
 def _number(kind, low, inclusive, what):
-    """An argparse `type` for numbers above `low`."""
+    """An argparse `type`: finite `kind` numbers >= `low` (> if exclusive)."""
     def convert(text):
         try:
             value = kind(text)
@@ -125,6 +125,9 @@ def parse_args(argv=None):
     for name, value in {**DEFAULTS, **(SMOKE if args.smoke else {})}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.min_temperature > args.initial_temperature:
+        parser.error(f"--min-temperature {args.min_temperature} is above "
+                     f"--initial-temperature {args.initial_temperature}")
     return args
 
 

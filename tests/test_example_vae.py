@@ -155,6 +155,7 @@ def test_bad_data_fails_with_one_line(tmp_path, case):
                                   ["--categories", "1"],
                                   ["--anneal-rate", "nan"],
                                   ["--min-temperature", "0"],
+                                  ["--min-temperature", "2"],
                                   ["--hidden", "512,x"],
                                   ["--estimator", "reinmax"],
                                   ["--estimator", "nope", "--hard"]])
