@@ -13,7 +13,7 @@ The data is not downloaded: `--data-dir` is a folder with
 `binarized_mnist.npz` or the `binarized_mnist_{train,valid,test}.amat` files.
 
 Run:
-  python benchmarks/paper_vae.py --data-dir DIR --epochs 100
+  python benchmarks/paper_vae.py --data-dir DIR            # 250 epochs
   python benchmarks/paper_vae.py --data-dir DIR --rows st --max-minutes 60
 """
 
@@ -37,7 +37,7 @@ def parse_args(argv=None):
     add = parser.add_argument
     add("--data-dir", required=True,
         help="folder with binarized_mnist.npz or the .amat files")
-    add("--epochs", type=categorical_vae.positive_int, default=100)
+    add("--epochs", type=categorical_vae.positive_int, default=250)
     add("--rows", nargs="+", choices=sorted(PAPER), default=["gs", "st"],
         help="gs: Gumbel-Softmax, st: straight-through (both)")
     add("--anneal-rate", type=categorical_vae.non_negative_float,

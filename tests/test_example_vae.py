@@ -312,3 +312,23 @@ def test_digits_training_learns(tmp_path, hard):
     p = train.mean(0).clip(1e-6, 1 - 1e-6)
     marginal = float(-(p * np.log(p) + (1 - p) * np.log(1 - p)).sum())
     assert metrics["test_neg_elbo"] < marginal - 0.5
+
+
+def test_paper_benchmark_runs_on_a_tiny_data_set(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(os.path.dirname(EXAMPLES), "benchmarks"))
+    import paper_vae
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_npz(data_dir / "binarized_mnist.npz", train=_images(200, 1),
+               valid=_images(50, 2), test=_images(50, 3))
+    out = tmp_path / "out"
+    assert paper_vae.main(["--data-dir", str(data_dir), "--epochs", "1",
+                           "--verbose", "0", "--output-dir", str(out)]) == 0
+    for row, paper in (("gs", 101.5), ("st", 107.8)):
+        result = json.loads((out / f"paper_vae_{row}.json").read_text())
+        assert result["paper_test_neg_elbo"] == paper
+        assert result["epochs"] == 1 and result["steps"] == 2
+        assert math.isfinite(result["test_neg_elbo"])
+    assert "| ST Gumbel-Softmax |" in capsys.readouterr().out
+    assert paper_vae.main(["--data-dir", str(tmp_path / "nope")]) == 2
