@@ -242,7 +242,7 @@ def check_serving(vae, encoder_path, decoder_path, x):
     logits = vae.encoder(x, training=False).numpy()
     n, k = logits.shape[1:]
     expected_codes = np.eye(k, dtype=np.float32)[logits.argmax(-1)]
-    expected_probs = tf.sigmoid(vae.decoder(codes)).numpy()
+    expected_probs = tf.sigmoid(vae.decoder(expected_codes)).numpy()
     problems = []
     if codes.shape != (len(x), n, k):
         problems.append(f"codes shape {codes.shape} != {(len(x), n, k)}")
@@ -250,6 +250,8 @@ def check_serving(vae, encoder_path, decoder_path, x):
         problems.append("codes are not one-hot")
     elif not np.array_equal(codes, expected_codes):
         problems.append("served codes differ from the encoder's argmax")
+    if problems:
+        raise RuntimeError("serving check failed: " + "; ".join(problems))
     if probs.shape != (len(x), x.shape[1]):
         problems.append(f"probabilities shape {probs.shape} != "
                         f"{(len(x), x.shape[1])}")

@@ -332,3 +332,19 @@ def test_paper_benchmark_runs_on_a_tiny_data_set(tmp_path, capsys):
         assert math.isfinite(result["test_neg_elbo"])
     assert "| ST Gumbel-Softmax |" in capsys.readouterr().out
     assert paper_vae.main(["--data-dir", str(tmp_path / "nope")]) == 2
+
+
+def test_serving_check_catches_a_model_that_differs(smoke_run):
+    import keras
+
+    import vae_model
+
+    # Same shapes as the smoke model, other weights: the reloaded encoder's
+    # codes (trained weights) cannot match this model's argmax on all of
+    # 250 images x 4 variables.
+    keras.utils.set_random_seed(123)
+    other = vae_model.build_vae(64, 4, 5, (32, 16), seed=123)
+    valid = binarized_mnist.load_digits(seed=0)["valid"]
+    with pytest.raises(RuntimeError, match="differ"):
+        vae_model.check_serving(other, smoke_run / "encoder",
+                                smoke_run / "decoder", valid)
