@@ -47,12 +47,6 @@ def hard_sample(x, g, tau, tau_is_number, axis, seed, estimator, samples):
     raise ValueError(f"Unknown estimator {estimator!r}.")
 
 
-def _logaddexp(a, b):
-    """`log(exp(a) + exp(b))` for finite `a` and `b` in [-inf, inf)."""
-    big = tf.maximum(a, b)
-    return big + tf.math.log1p(tf.exp(-tf.abs(a - b)))
-
-
 def conditional_gumbel(x, d, axis, samples, seed):
     """`samples` Gumbel noise vectors `G` with `argmax(x + G) = argmax(d)`.
 
@@ -63,8 +57,11 @@ def conditional_gumbel(x, d, axis, samples, seed):
     G_i = -log(E_i) - log(pi_i)                 (so x_i + G_i ~ Gumbel(logZ))
     G_j = -log(E_j + E_i * pi_j),  j != i       (x_j + G_j truncated below it)
     ```
-    written in log space (`log_softmax`, `logaddexp` of `log E`), so large
-    logits do not overflow and `-inf` logits give a finite `G_j = -log E_j`.
+    `log(pi_i)` comes from `log_softmax` and `pi` from `softmax`, never from
+    `exp(x)`, so large logits do not overflow; `E_j + E_i * pi_j >= E_j > 0`,
+    so every `G_j` is finite, also for `-inf` logits (`G_j = -log E_j`).
+    Where `pi_j` underflows to 0 the true value differs from `-log E_j` by
+    less than float rounding.
 
     Args:
       x: logits, float32 or float64, with `d` a one-hot tensor like `x`.
@@ -76,15 +73,16 @@ def conditional_gumbel(x, d, axis, samples, seed):
       A finite tensor of shape `[K] + shape(x)`, dtype of `x`.
     """
     shape = tf.concat([[samples], tf.shape(x)], 0)
-    # E = -log(u) with u in [tiny, 1): E > 0 and log(E) is finite.
-    log_e = tf.math.log(-tf.math.log(uniform_noise(shape, seed, x.dtype)))
-    log_pi = tf.nn.log_softmax(x, axis=axis)
+    # E = -log(u) with u in [tiny, 1): 0 < E <= 88 (float32), log(E) finite.
+    e = -tf.math.log(uniform_noise(shape, seed, x.dtype))
     top = d > 0
-    k_axis = axis + 1
-    log_e_top = tf.reduce_sum(tf.where(top, log_e, 0.0), k_axis, keepdims=True)
-    log_pi_top = tf.reduce_sum(tf.where(top, log_pi, 0.0), axis, keepdims=True)
-    return tf.where(top, -log_e - log_pi_top,
-                    -_logaddexp(log_e, log_e_top + log_pi))
+    e_top = tf.reduce_sum(tf.where(top, e, 0.0), axis + 1, keepdims=True)
+    log_pi_top = tf.reduce_sum(
+        tf.where(top, tf.nn.log_softmax(x, axis=axis), 0.0), axis,
+        keepdims=True)
+    g_top = -tf.math.log(e_top) - log_pi_top
+    return tf.where(top, g_top,
+                    -tf.math.log(e + e_top * tf.nn.softmax(x, axis=axis)))
 
 
 def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
