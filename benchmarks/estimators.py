@@ -16,7 +16,7 @@ optimum is 0.45^2 = 0.2025 (all X_j = 0). Printed: the exact expected loss
 after a fixed number of steps, computed from softmax(theta).
 
 Run from the repository root: `python benchmarks/estimators.py`
-(about 1-2 minutes on 2 CPU cores).
+(about 2-3 minutes on a busy 2-core machine).
 """
 
 import sys
@@ -38,11 +38,11 @@ A_QUAD = np.array([[0.0, 1.0, -1.0, 2.0],
                    [-1.0, 0.0, -0.5, 1.5],
                    [2.0, -1.0, 1.5, 0.0]])
 N = 2**14
-TIMED_RUNS = 5
+TIMED_RUNS = 3
 TEMPERATURES = (0.5, 1.0)
 ESTIMATORS = (("straight_through", 1), ("gumbel_rao", 1), ("gumbel_rao", 10),
               ("gumbel_rao", 100), ("reinmax", 1))
-POLY_STEPS = 2000
+POLY_STEPS = 1500
 POLY_LATENT, POLY_BATCH, POLY_TARGET = 128, 64, 0.45
 
 

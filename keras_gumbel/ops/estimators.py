@@ -16,7 +16,7 @@ References:
 
 import tensorflow as tf
 
-from keras_gumbel.ops._seed import uniform_noise
+from keras_gumbel.ops._seed import RNG_ALG, uniform_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
 
@@ -40,7 +40,10 @@ def hard_sample(x, g, tau, tau_is_number, axis, seed, estimator, samples):
     """
     d = one_hot_argmax(x + g, axis, x.dtype)
     if estimator == "gumbel_rao":
-        noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        # A seed derived deterministically from the sample's seed (int64
+        # data keeps 64 random bits; Philox named as in `_seed`).
+        noise_seed = tf.random.experimental.stateless_fold_in(
+            seed, tf.constant(1, tf.int64), alg=RNG_ALG)
         return gumbel_rao(x, d, tau, tau_is_number, axis, noise_seed, samples)
     if estimator == "reinmax":
         return reinmax(x, d, tau, axis)
