@@ -72,8 +72,7 @@ def test_other_estimators(estimator):
     _estimator_or_skip(estimator)
     testing.run_layer_test(
         GumbelSoftmax, {"hard": True, "estimator": estimator,
-                        "estimator_samples": 3, "seed": 5}, _logits(),
-        run_precision_check=False)
+                        "estimator_samples": 3, "seed": 5}, _logits())
     assert _is_one_hot(layer(_logits(), training=True))
 
 
