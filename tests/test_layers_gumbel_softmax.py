@@ -144,6 +144,33 @@ def test_training_flag_and_inference_modes():
                            atol=1e-3)
 
 
+class Bottleneck(keras.Model):
+    """A subclassed model; `training` reaches the layer via Keras' context."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(4)
+        self.gumbel = GumbelSoftmax(hard=True, inference_mode="argmax",
+                                    seed=0)
+
+    def call(self, inputs, training=None):
+        return self.gumbel(self.dense(inputs))
+
+
+def test_subclassed_model_fit_samples_and_predict_is_deterministic():
+    model = Bottleneck()
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, target = _logits((16, 5)), _logits((16, 4), seed=1)
+    model.predict(x, verbose=0)
+    kernel = model.dense.kernel.numpy().copy()
+    model.fit(x, target, batch_size=16, verbose=0)
+    # argmax has no gradient: the kernel moves only if fit sampled (ST).
+    assert not np.array_equal(kernel, model.dense.kernel.numpy())
+    logits = model.dense(x).numpy()
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  np.eye(4)[np.argmax(logits, -1)])
+
+
 def test_sample_mode_samples_at_inference():
     layer = GumbelSoftmax(hard=True, seed=0)
     x = np.zeros((64, 5), "float32")
@@ -266,7 +293,7 @@ def test_learned_temperature_stays_positive_under_huge_learning_rate(sharpen):
     target = np.eye(3)[[0] * 32] if sharpen else np.full((32, 3), 1 / 3)
     layer = GumbelSoftmax(temperature=1.0, learn_temperature=True, seed=0)
     model = keras.Sequential([keras.Input((3,)), layer])
-    model.compile(keras.optimizers.SGD(1e7), "mse")
+    model.compile(keras.optimizers.SGD(1e7), "mse", jit_compile=True)
     raw_before = float(layer.raw_temperature.numpy())
     history = model.fit(x, target.astype("float32"), batch_size=32, epochs=2,
                         verbose=0)
