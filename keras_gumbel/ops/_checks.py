@@ -21,10 +21,7 @@ def invalid(name, expected, received):
 
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point."""
-    if isinstance(x, (tf.Tensor, tf.Variable)) or hasattr(x, "__tf_tensor__"):
-        x = tf.convert_to_tensor(x)
-    else:
-        x = tf.convert_to_tensor(x, dtype_hint=tf.float32)
+    x = tf.convert_to_tensor(x)  # Python floats become float32, NumPy keeps.
     if not x.dtype.is_floating:
         raise TypeError(
             f"Invalid dtype for argument `{name}`. Expected a floating-point "
@@ -56,6 +53,16 @@ def compute_dtype(dtype):
     return tf.float64 if tf.as_dtype(dtype) == tf.float64 else tf.float32
 
 
+def to_dtype(value, dtype):
+    """Casts a tensor, or converts a Python/NumPy value exactly, to `dtype`.
+
+    `tf.cast(0.1, tf.float64)` would first round 0.1 to float32.
+    """
+    if isinstance(value, (tf.Tensor, tf.Variable)) or _is_keras_variable(value):
+        return tf.cast(value, dtype)
+    return tf.cast(tf.constant(np.asarray(value, np.float64)), dtype)
+
+
 def normalize_axis(axis, rank, name="axis"):
     """Returns `axis` as a non-negative int, or raises naming the argument."""
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -82,14 +89,17 @@ def check_positive_finite(value, name):
         return
     if isinstance(value, tf.Variable) or _is_keras_variable(value):
         return
-    static = value
     if isinstance(value, tf.Tensor):
+        dtype = value.dtype
         static = tf.get_static_value(value)
         if static is None:
             return
-    static = np.asarray(static)
-    if static.dtype == bool or not np.issubdtype(static.dtype, np.number):
+    else:
+        static = np.asarray(value)
+        dtype = tf.as_dtype(static.dtype) if static.dtype != object else None
+    if dtype is None or not (dtype.is_floating or dtype.is_integer):
         raise TypeError(invalid(name, "a positive float", value))
+    static = np.asarray(static).astype(np.float64)
     if not np.all(np.isfinite(static) & (static > 0)):
         shown = static.item() if static.size == 1 else static
         raise ValueError(invalid(name, "positive finite values", shown))
@@ -116,10 +126,7 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     check_positive_finite(temperature, name)
     if isinstance(temperature, (int, float, np.number)):
         return float(temperature), True
-    tau = tf.convert_to_tensor(temperature)
-    if not (tau.dtype.is_floating or tau.dtype.is_integer):
-        raise TypeError(invalid(name, "a positive float", temperature))
-    tau = tf.cast(tau, dtype)
+    tau = to_dtype(temperature, dtype)
     rank = tau.shape.rank
     if rank is None:
         raise ValueError(
@@ -139,6 +146,13 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     for _ in range(batch_rank - rank):
         tau = tau[tf.newaxis]
     return tf.expand_dims(tau, axis), False
+
+
+def check_bool(value, name):
+    """Checks a Python (or NumPy) bool flag such as `hard`."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(invalid(name, "a Python bool", value))
+    return bool(value)
 
 
 def check_estimator(estimator, estimator_samples, known):

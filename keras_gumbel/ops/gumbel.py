@@ -45,8 +45,8 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
     _checks.check_positive_finite(scale, "scale")
     cdt = _checks.compute_dtype(dtype)
     g = gumbel_noise(shape, stateless_seed(seed), cdt)
-    loc = tf.cast(loc, cdt)
-    scale = tf.cast(scale, cdt)
+    loc = _checks.to_dtype(loc, cdt)
+    scale = _checks.to_dtype(scale, cdt)
     return tf.cast(loc + scale * g, dtype)
 
 
@@ -54,8 +54,8 @@ def _standardize(x, loc, scale):
     x = _checks.convert_float_tensor(x, "x")
     _checks.check_positive_finite(scale, "scale")
     cdt = _checks.compute_dtype(x.dtype)
-    loc = tf.cast(loc, cdt)
-    scale = tf.cast(scale, cdt)
+    loc = _checks.to_dtype(loc, cdt)
+    scale = _checks.to_dtype(scale, cdt)
     return x.dtype, (tf.cast(x, cdt) - loc) / scale, scale
 
 

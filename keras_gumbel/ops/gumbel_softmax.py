@@ -57,6 +57,7 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
     logits = _checks.convert_logits(logits)
     rank = logits.shape.rank
     axis = _checks.normalize_axis(axis, rank)
+    hard = _checks.check_bool(hard, "hard")
     _checks.check_estimator(estimator, estimator_samples, ESTIMATORS)
     cdt = _checks.compute_dtype(logits.dtype)
     tau, tau_is_number = _checks.convert_temperature(temperature, cdt, rank,
@@ -68,7 +69,7 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
         y = estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
                                    estimator, estimator_samples)
         return tf.cast(y, logits.dtype)
-    y = _softmax_sample(x, g, tau, tau_is_number, axis, bool(hard))
+    y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
     return tf.cast(y, logits.dtype)
 
 
@@ -166,7 +167,7 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     log_pi = tf.nn.log_softmax(tf.cast(logits, cdt), axis=axis)
     log_y = tf.math.log(tf.cast(y, cdt))
     k = tf.cast(tf.shape(log_pi)[axis], cdt)
-    log_tau = tf.math.log(tf.cast(tau, cdt))
+    log_tau = tf.math.log(_checks.to_dtype(tau, cdt))
     log_p = (tf.math.lgamma(k) + (k - 1.0) * log_tau
              + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, axis, keepdims=True)
              - k * tf.reduce_logsumexp(log_pi - tau * log_y, axis,

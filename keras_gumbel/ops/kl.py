@@ -28,6 +28,8 @@ def categorical_kl_uniform(logits, axis=-1):
     x = tf.cast(logits, _checks.compute_dtype(logits.dtype))
     log_q = tf.nn.log_softmax(x, axis=axis)
     k = tf.cast(tf.shape(x)[axis], x.dtype)
-    neg_entropy = tf.reduce_sum(tf.math.multiply_no_nan(log_q, tf.exp(log_q)),
-                                axis)
+    q = tf.exp(log_q)
+    # Where q = 0 (-inf logits) use 0 for log q: 0 * -inf would be NaN, in
+    # the value and in the gradient.
+    neg_entropy = tf.reduce_sum(q * tf.where(q > 0, log_q, 0.0), axis)
     return tf.cast(neg_entropy + tf.math.log(k), logits.dtype)

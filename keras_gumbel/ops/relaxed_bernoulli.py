@@ -35,6 +35,7 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
       Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
     logits = _checks.convert_float_tensor(logits, "logits")
+    hard = _checks.check_bool(hard, "hard")
     cdt = _checks.compute_dtype(logits.dtype)
     tau, _ = _checks.convert_temperature(temperature, cdt,
                                          logits.shape.rank or 0, None)
@@ -75,6 +76,6 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
     y = tf.cast(y, cdt)
     log_y, log1m_y = tf.math.log(y), tf.math.log1p(-y)
     z = tau * (log_y - log1m_y) - tf.cast(logits, cdt)
-    log_p = (tf.math.log(tf.cast(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
+    log_p = (tf.math.log(_checks.to_dtype(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
              - log_y - log1m_y)
     return tf.cast(log_p, logits.dtype)
