@@ -298,3 +298,26 @@ def test_bad_estimator_samples(samples):
     with pytest.raises(ValueError, match="estimator_samples"):
         gumbel_softmax([[0.0, 1.0]], hard=True, estimator="gumbel_rao",
                        estimator_samples=samples)
+
+
+@pytest.mark.parametrize("estimator", ["gumbel_rao", "reinmax"])
+def test_unknown_dimensions_in_a_graph(estimator):
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32)])
+    def step(logits, tau):
+        with tf.GradientTape() as tape:
+            tape.watch([logits, tau])
+            d = gumbel_softmax(logits, tau, hard=True, seed=3,
+                               estimator=estimator, estimator_samples=2)
+            loss = tf.reduce_sum(d * tf.range(tf.cast(tf.shape(d)[1],
+                                                      tf.float32)))
+        return (d,) + tuple(tape.gradient(loss, [logits, tau]))
+
+    logits = tf.random.stateless_normal([6, 4], seed=[1, 3])
+    d, grad, dtau = step(logits, tf.fill([6], 0.7))
+    np.testing.assert_array_equal(tf.reduce_sum(d, -1), 1.0)
+    assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+    if estimator == "gumbel_rao":
+        assert dtau.shape == (6,) and np.all(np.isfinite(dtau))
+    else:
+        assert dtau is None
