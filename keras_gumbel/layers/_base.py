@@ -27,17 +27,20 @@ def check_bool(value, name):
     return bool(value)
 
 
-def check_int(value, name, minimum=None, allow_none=False):
-    """Raises `ValueError` unless `value` is an int (not a bool) >= minimum."""
+def check_int(value, name, allow_none=False):
+    """Raises `ValueError` unless `value` is an int (not a bool)."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, np.integer)):
         expected = "an int" + (" or None" if allow_none else "")
         raise ValueError(invalid(name, expected, value))
-    if minimum is not None and value < minimum:
-        raise ValueError(invalid(name, f"an int >= {minimum}", value))
     return int(value)
+
+
+def _replica_context():
+    """`tf.distribute.get_replica_context()` (a seam for tests)."""
+    return tf.distribute.get_replica_context()
 
 
 def _softplus_inverse(y):
@@ -168,7 +171,7 @@ class RelaxedSamplingLayer(keras.layers.Layer):
     def _next_seed(self):
         """A fresh shape-[2] stateless seed; differs across replicas."""
         seed = stateless_seed(self.seed_generator)
-        ctx = tf.distribute.get_replica_context()
+        ctx = _replica_context()
         if ctx is not None and ctx.num_replicas_in_sync > 1:
             # Every replica advances the same generator state in lockstep, so
             # without this all replicas would draw identical noise.
