@@ -2,5 +2,7 @@
 
 from keras_gumbel import ops
 from keras_gumbel import layers
+from keras_gumbel import schedules
+from keras_gumbel import callbacks
 
 __version__ = "0.1.0"
