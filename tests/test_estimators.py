@@ -27,7 +27,7 @@ from keras_gumbel.ops._seed import stateless_seed
 
 PROBS = np.array([0.1, 0.2, 0.3, 0.4])
 LOGITS = np.log(PROBS)
-K = PROBS.size
+CLASSES = PROBS.size
 B_LIN = np.array([1.0, -2.0, 3.0, 0.5])
 A_QUAD = np.array([[0.0, 1.0, -1.0, 2.0],
                    [1.0, 0.5, 0.0, -1.0],
@@ -47,7 +47,8 @@ def _f(d, quadratic):
 
 def _upstream_range(quadratic):
     """max over D of (max_j u_j - min_j u_j), u the upstream gradient."""
-    us = [B_LIN + (2.0 * A_QUAD @ e if quadratic else 0.0) for e in np.eye(K)]
+    us = [B_LIN + (2.0 * A_QUAD @ e if quadratic else 0.0)
+          for e in np.eye(CLASSES)]
     return max(u.max() - u.min() for u in us)
 
 
@@ -72,7 +73,7 @@ def _samples_and_gradients(estimator, quadratic, temperature=1.0, samples=1,
     return d.numpy(), tape.gradient(loss, x).numpy().astype(np.float64)
 
 
-def _hoeffding(half_range, n, terms=K, delta=DELTA):
+def _hoeffding(half_range, n, terms=CLASSES, delta=DELTA):
     """t with P(|mean - E| >= t) <= delta for each of `terms` means of n
     variables in an interval of length 2 * half_range (union bound)."""
     return 2 * half_range * np.sqrt(np.log(2 * terms / delta) / (2 * n))
@@ -90,7 +91,7 @@ def test_forward_is_an_exact_categorical_sample(estimator):
     chi2 = np.sum((counts - expected) ** 2 / expected)
     # Pearson's statistic is asymptotically chi-square with k - 1 = 3 dof;
     # its 1 - 1e-7 quantile is 35.4 (expected counts >= 6500).
-    assert chi2 < stats.chi2.isf(DELTA, K - 1), chi2
+    assert chi2 < stats.chi2.isf(DELTA, CLASSES - 1), chi2
 
 
 @pytest.mark.parametrize("estimator", ["gumbel_rao", "reinmax"])
@@ -153,8 +154,8 @@ def test_reinmax_is_unbiased_for_quadratic_f_at_temperature_one(quadratic):
 def test_reinmax_expectation_by_enumeration(quadratic):
     """ReinMax's gradient is a function of D: its expectation is a finite
     sum, exact at tau = 1 and biased at tau = 0.5 (DESIGN.md)."""
-    x = tf.constant(np.tile(LOGITS, (K, 1)))
-    d = tf.constant(np.eye(K))
+    x = tf.constant(np.tile(LOGITS, (CLASSES, 1)))
+    d = tf.constant(np.eye(CLASSES))
     upstream = B_LIN + (2.0 * A_QUAD if quadratic else 0.0)  # row i: D = e_i
     for tau, unbiased in ((1.0, True), (0.5, False)):
         with tf.GradientTape() as tape:
@@ -165,7 +166,7 @@ def test_reinmax_expectation_by_enumeration(quadratic):
         mean = PROBS @ per_d.numpy()
         # Against the closed form of the estimator, independent of TF.
         pi1 = 0.5 * (PROBS ** (1 / tau) / np.sum(PROBS ** (1 / tau))
-                     + np.eye(K))
+                     + np.eye(CLASSES))
         closed = (_jacobian(pi1, 2 * upstream)
                   - _jacobian(PROBS, 0.5 * upstream))
         np.testing.assert_allclose(per_d, closed, atol=1e-12)
@@ -179,18 +180,17 @@ def test_conditional_gumbel_is_consistent_and_marginally_gumbel():
     n, samples = 2**15, 4
     x = tf.constant(np.tile(LOGITS, (n, 1)))
     g = -tf.math.log(-tf.math.log(
-        tf.random.stateless_uniform([n, K], [7, 8], dtype=tf.float64)))
-    d = tf.one_hot(tf.argmax(x + g, -1), K, dtype=tf.float64)
+        tf.random.stateless_uniform([n, CLASSES], [7, 8], dtype=tf.float64)))
+    d = tf.one_hot(tf.argmax(x + g, -1), CLASSES, dtype=tf.float64)
     noise = estimators.conditional_gumbel(x, d, 1, samples, [9, 10]).numpy()
-    assert noise.shape == (samples, n, K)
+    assert noise.shape == (samples, n, CLASSES)
     np.testing.assert_array_equal(
         np.argmax(x.numpy() + noise, -1), np.broadcast_to(
             np.argmax(d, -1), (samples, n)))
     # DKW: P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2) for each of the
-    # samples * K = 16 empirical CDFs (each over n rows, independent).
-    eps = np.sqrt(np.log(2 * samples * K / DELTA) / (2 * n))
-    for column in noise.reshape(samples, n, K).transpose(0, 2, 1).reshape(
-            -1, n):
+    # samples * CLASSES = 16 empirical CDFs (each over n rows, independent).
+    eps = np.sqrt(np.log(2 * samples * CLASSES / DELTA) / (2 * n))
+    for column in noise.transpose(0, 2, 1).reshape(-1, n):
         ks = stats.kstest(column, stats.gumbel_r.cdf).statistic
         assert ks < eps, ks
 
@@ -321,3 +321,24 @@ def test_unknown_dimensions_in_a_graph(estimator):
         assert dtau.shape == (6,) and np.all(np.isfinite(dtau))
     else:
         assert dtau is None
+
+
+@pytest.mark.parametrize("seed", [7, [7, 8]])
+def test_int_or_tensor_seed_gives_the_same_gradient_every_call(seed):
+    logits = tf.random.stateless_normal([16, 5], seed=[4, 4])
+    grads = []
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            d = gumbel_softmax(logits, 0.5, hard=True, seed=tf.constant(seed)
+                               if isinstance(seed, list) else seed,
+                               estimator="gumbel_rao", estimator_samples=3)
+            loss = tf.reduce_sum(d * tf.range(5.0))
+        grads.append(tape.gradient(loss, logits))
+    np.testing.assert_array_equal(grads[0], grads[1])
+    with tf.GradientTape() as tape:  # another seed, other conditional noise
+        tape.watch(logits)
+        d = gumbel_softmax(logits, 0.5, hard=True, seed=8,
+                           estimator="gumbel_rao", estimator_samples=3)
+        loss = tf.reduce_sum(d * tf.range(5.0))
+    assert np.any(tape.gradient(loss, logits) != grads[0])
