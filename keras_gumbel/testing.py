@@ -12,6 +12,7 @@ import json
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
@@ -223,7 +224,7 @@ def check_keras_file_round_trip(model, input_data, path):
 
 
 def serve_twice_from_saved_model(model, input_data, path):
-    """Exports `model` with `tf.saved_model.save` and serves `input_data` twice.
+    """Exports `model` with `tf.saved_model.save`, serves `input_data` twice.
 
     Checks that the export succeeds (every resource the serving function
     captures, such as a layer's random state, is tracked) and that the
@@ -233,8 +234,6 @@ def serve_twice_from_saved_model(model, input_data, path):
       The two outputs, as NumPy arrays; a sampling model should return
       different values for the same request.
     """
-    import tensorflow as tf  # Local import: only this helper needs TF itself.
-
     tf.saved_model.save(model, path)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     outputs = []

@@ -92,7 +92,7 @@ def test_temperature_takes_effect_inside_compiled_fit(jit_compile):
 
 def test_global_step_known_steps_and_resume():
     model = small_model()
-    steps, values = [], []
+    steps = []
 
     def schedule(step):
         steps.append(step)
@@ -109,15 +109,17 @@ def test_global_step_known_steps_and_resume():
     assert history.history["temperature"] == [1 / 3, 1 / 6]
     values = [logs["temperature"] for logs in recorder.batch_logs]
     assert values == [1 / (1 + s) for s in range(6)]
-    # Resuming with initial_epoch continues the schedule.
+    # Resuming with initial_epoch (a new callback, as after a restart)
+    # continues the schedule.
     history = model.fit(x, y, batch_size=4, epochs=4, initial_epoch=2,
-                        verbose=0, callbacks=[callback])
+                        verbose=0, callbacks=[TemperatureScheduler(schedule)])
     assert steps[6:] == [6, 7, 8, 9, 10, 11]
     assert history.history["temperature"] == [1 / 9, 1 / 12]
     assert model.layers[-1].temperature.numpy() == np.float32(1 / 12)
 
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")
+@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
 def test_global_step_unknown_steps_counts_from_zero():
     model = small_model()
     # `filter` hides the cardinality, so fit does not know the steps.

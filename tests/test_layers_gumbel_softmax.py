@@ -72,8 +72,7 @@ def test_other_estimators(estimator):
     _estimator_or_skip(estimator)
     testing.run_layer_test(
         GumbelSoftmax, {"hard": True, "estimator": estimator,
-                        "estimator_samples": 3, "seed": 5}, _logits(),
-        run_precision_check=False)
+                        "estimator_samples": 3, "seed": 5}, _logits())
     assert _is_one_hot(layer(_logits(), training=True))
 
 
@@ -133,6 +132,8 @@ def test_training_flag_and_inference_modes():
     # training=True samples: relaxed (not one-hot, not the softmax), on the
     # simplex, and equal to the op with the layer's first seed.
     sample = argmax_layer(x, training=True).numpy()
+    np.testing.assert_array_equal(sample, kg.ops.gumbel_softmax(
+        x, temperature=tau, seed=tf.constant([0, 0], tf.int64)))
     assert not _is_one_hot(sample)
     np.testing.assert_allclose(sample.sum(-1), 1.0, rtol=1e-6)
     assert not np.allclose(sample, expected_softmax, atol=1e-3)
@@ -143,6 +144,33 @@ def test_training_flag_and_inference_modes():
                                rtol=1e-6)
     assert not np.allclose(model(x, training=True), expected_softmax,
                            atol=1e-3)
+
+
+class Bottleneck(keras.Model):
+    """A subclassed model; `training` reaches the layer via Keras' context."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(4)
+        self.gumbel = GumbelSoftmax(hard=True, inference_mode="argmax",
+                                    seed=0)
+
+    def call(self, inputs, training=None):
+        return self.gumbel(self.dense(inputs))
+
+
+def test_subclassed_model_fit_samples_and_predict_is_deterministic():
+    model = Bottleneck()
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, target = _logits((16, 5)), _logits((16, 4), seed=1)
+    model.predict(x, verbose=0)
+    kernel = model.dense.kernel.numpy().copy()
+    model.fit(x, target, batch_size=16, verbose=0)
+    # argmax has no gradient: the kernel moves only if fit sampled (ST).
+    assert not np.array_equal(kernel, model.dense.kernel.numpy())
+    logits = model.dense(x).numpy()
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  np.eye(4)[np.argmax(logits, -1)])
 
 
 def test_sample_mode_samples_at_inference():
@@ -201,17 +229,19 @@ def test_fresh_noise_inside_xla_function():
     assert not np.array_equal(first, second)
 
 
-def test_fit_draws_new_noise_every_step_under_xla():
-    layer = GumbelSoftmax(hard=True, seed=0)
+def test_fit_under_xla_new_noise_every_step_and_learned_temperature():
+    layer = GumbelSoftmax(hard=True, learn_temperature=True, seed=0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(5), layer])
-    model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=True)
+    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=True)
     state_before = keras.ops.convert_to_numpy(layer.seed_generator.state)
+    raw_before = float(layer.raw_temperature.numpy())
     x = _logits((24, 5))
     history = model.fit(x, x, batch_size=8, epochs=2, verbose=0)
     state_after = keras.ops.convert_to_numpy(layer.seed_generator.state)
     # One seed per training step: 2 epochs of 3 batches.
     assert state_after[1] - state_before[1] == 6
     assert np.all(np.isfinite(history.history["loss"]))
+    assert float(layer.raw_temperature.numpy()) != raw_before
 
 
 # ------------------------------------------------------------ temperature
@@ -267,7 +297,7 @@ def test_learned_temperature_stays_positive_under_huge_learning_rate(sharpen):
     target = np.eye(3)[[0] * 32] if sharpen else np.full((32, 3), 1 / 3)
     layer = GumbelSoftmax(temperature=1.0, learn_temperature=True, seed=0)
     model = keras.Sequential([keras.Input((3,)), layer])
-    model.compile(keras.optimizers.SGD(1e7), "mse")
+    model.compile(keras.optimizers.SGD(1e7), "mse", jit_compile=False)
     raw_before = float(layer.raw_temperature.numpy())
     history = model.fit(x, target.astype("float32"), batch_size=32, epochs=2,
                         verbose=0)

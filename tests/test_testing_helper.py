@@ -1,4 +1,4 @@
-"""Tests for keras_gumbel.testing: each check must catch the defect it names."""
+"""Tests for keras_gumbel.testing: each check catches the defect it names."""
 
 import keras
 import numpy as np

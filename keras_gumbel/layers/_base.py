@@ -27,16 +27,14 @@ def check_bool(value, name):
     return bool(value)
 
 
-def check_int(value, name, minimum=None, allow_none=False):
-    """Raises `ValueError` unless `value` is an int (not a bool) >= minimum."""
+def check_int(value, name, allow_none=False):
+    """Raises `ValueError` unless `value` is an int (not a bool)."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, np.integer)):
         expected = "an int" + (" or None" if allow_none else "")
         raise ValueError(invalid(name, expected, value))
-    if minimum is not None and value < minimum:
-        raise ValueError(invalid(name, f"an int >= {minimum}", value))
     return int(value)
 
 
