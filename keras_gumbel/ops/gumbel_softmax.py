@@ -91,7 +91,11 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
 
     def forward(x, inv_tau):
         z = x + g
-        y = tf.nn.softmax(z * inv_tau, axis=axis)
+        # `z * 1.0 == z`: skip a full element-wise pass at the default tau.
+        s = z if inv_tau is None else z * inv_tau
+        y = tf.nn.softmax(s, axis=axis)
+        # `z`, not `y`: the argmax of `y` could tie after rounding where the
+        # exact Gumbel-Max index `argmax(z)` does not.
         out = one_hot_argmax(z, axis, z.dtype) if hard else y
         return y, out
 
@@ -100,7 +104,7 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
         return y * centred, centred
 
     if tau_is_number:
-        inv_tau = 1.0 / tau
+        inv_tau = None if tau == 1.0 else 1.0 / tau
 
         @tf.custom_gradient
         def sample(x):
@@ -108,7 +112,7 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
 
             def grad(upstream):
                 ds, _ = softmax_grad(y, upstream)
-                return ds * inv_tau
+                return ds if inv_tau is None else ds * inv_tau
 
             return out, grad
 
