@@ -175,14 +175,18 @@ def test_fast_path_matches_the_textbook_sampler(mode, temperature):
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_gumbel_noise_is_the_textbook_transform(mode):
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gumbel_noise_is_the_textbook_transform(mode, dtype):
+    # Bit for bit: `-log(xlogy(-1, max(v, tiny)))` is
+    # `-log(-log(stateless_uniform(minval=tiny, maxval=1)))`.
     seed = tf.constant([2, 9], tf.int64)
-    tiny = np.finfo(np.float32).tiny
+    dtype = tf.as_dtype(dtype)
+    tiny = np.finfo(dtype.as_numpy_dtype).tiny
 
     def both():
         u = tf.random.stateless_uniform([20_000], seed, minval=tiny,
-                                        maxval=1.0, alg="philox")
-        return gumbel_noise([20_000], seed, tf.float32), -tf.math.log(
+                                        maxval=1.0, dtype=dtype, alg="philox")
+        return gumbel_noise([20_000], seed, dtype), -tf.math.log(
             -tf.math.log(u))
 
     ours, ref = MODES[mode](both)()
