@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_gumbel.ops import _checks
+from keras_gumbel.ops import _checks, estimators
 from keras_gumbel.ops._seed import stateless_seed
 from keras_gumbel.ops.gumbel import gumbel_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
@@ -66,8 +66,9 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
     x = tf.cast(logits, cdt)
     g = gumbel_noise(tf.shape(x), seed, cdt)
     if hard and estimator != "straight_through":
-        raise NotImplementedError(
-            f"estimator={estimator!r} is not implemented yet.")
+        y = estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
+                                   estimator, estimator_samples)
+        return tf.cast(y, logits.dtype)
     y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
     return tf.cast(y, logits.dtype)
 

@@ -1,0 +1,231 @@
+"""A Keras callback that anneals the temperature of Gumbel layers."""
+
+import math
+
+import keras
+
+from keras_gumbel.layers import GumbelSoftmax, RelaxedBernoulli
+from keras_gumbel.ops._checks import invalid
+
+__all__ = ["TemperatureScheduler"]
+
+
+class TemperatureScheduler(keras.callbacks.Callback):
+    """Sets the temperature of Gumbel layers from a schedule during `fit`.
+
+    Before each training batch the callback computes
+    `tau = schedule(global_step)` and assigns it to the `temperature`
+    variable of every `GumbelSoftmax` and `RelaxedBernoulli` layer of the
+    model (found recursively: nested models, layers held by subclassed models
+    and layers), or of the `layers` given. Compiled train steps
+    (`jit_compile=True` or not, under any `tf.distribute` strategy) read the
+    variable, so they see each new value, like `LearningRateScheduler` and the
+    learning rate.
+
+    ```
+    global_step = epoch * steps_per_epoch + batch
+    ```
+    when the number of steps per epoch is known (`fit` with arrays, a dataset
+    of known length, or `steps_per_epoch`), so a `fit` resumed with
+    `initial_epoch` continues the schedule where it stopped. When it is not
+    known, the step is counted from 0 in each `fit` call. With
+    `steps_per_execution=n` the temperature is set once per `n` steps, from
+    the first step's number.
+
+    The value is written into the batch logs and the epoch logs under
+    `"temperature"` (the epoch logs carry the temperature of the epoch's last
+    batch), so it lands in `History` and in TensorBoard; put this callback
+    before `keras.callbacks.TensorBoard` in the list so that TensorBoard sees
+    it.
+
+    Layers with `learn_temperature=True` are an error: their temperature is
+    trained by the optimizer and cannot also follow a schedule.
+
+    Args:
+      schedule: a `keras_gumbel.schedules` schedule or any
+        `callable(step) -> float` taking the global step (a non-negative int)
+        and returning a positive finite temperature.
+      layers: `None` (every Gumbel layer in the model), or a layer or list
+        of layers, each with a fixed (not learned) scalar `temperature`
+        variable.
+      verbose: 0 (silent) or 1 (print the temperature at the end of each
+        epoch).
+
+    Example:
+    ```python
+    model.fit(x, y, epochs=10, callbacks=[
+        keras_gumbel.callbacks.TemperatureScheduler(
+            keras_gumbel.schedules.ExponentialDecay(
+                initial=1.0, rate=1e-4, minimum=0.5, every=500))])
+    ```
+    """
+
+    def __init__(self, schedule, layers=None, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(invalid(
+                "schedule", "a callable mapping a step (int) to a "
+                "temperature (float)", schedule))
+        if layers is not None:
+            if isinstance(layers, keras.layers.Layer):
+                layers = [layers]
+            layers = list(layers)
+            if not layers:
+                raise ValueError(invalid(
+                    "layers", "None or a non-empty list of Gumbel layers",
+                    layers))
+            for layer in layers:
+                _check_schedulable(layer, "layers")
+        if verbose not in (0, 1):
+            raise ValueError(invalid("verbose", "0 or 1", verbose))
+        self.schedule = schedule
+        self.layers = layers
+        self.verbose = verbose
+        self.temperature = None  # of the last batch that ran
+        self._assigned = None
+        self._targets = []
+        self._epoch = 0
+        self._steps_per_epoch = None
+        self._epoch_offset = 0
+        self._last_batch = -1
+
+    def on_train_begin(self, logs=None):
+        if self.layers is not None:
+            self._targets = self.layers
+        else:
+            self._targets = find_gumbel_layers(self.model)
+            if not self._targets:
+                raise ValueError(
+                    f"TemperatureScheduler found no GumbelSoftmax or "
+                    f"RelaxedBernoulli layer in model '{self.model.name}'. "
+                    f"Add one, or pass the layers to schedule with `layers=`."
+                )
+            for layer in self._targets:
+                _check_schedulable(layer, "model")
+        steps = (self.params or {}).get("steps")
+        self._steps_per_epoch = steps if steps else None
+        self._epoch_offset = 0
+        self._last_batch = -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._steps_per_epoch is not None:
+            step = self._epoch * self._steps_per_epoch + batch
+        else:
+            step = self._epoch_offset + batch
+        value = self.schedule(step)
+        try:
+            temperature = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"The temperature schedule returned {value!r} at step {step}. "
+                f"Expected a positive finite float."
+            ) from None
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(
+                f"The temperature schedule returned {value!r} at step {step}. "
+                f"Expected a positive finite float."
+            )
+        self._assign(temperature)
+
+    def _assign(self, temperature):
+        for layer in self._targets:
+            _set_temperature(layer, temperature)
+        self._assigned = temperature
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_batch = batch
+        self.temperature = self._assigned
+        if logs is not None:
+            logs["temperature"] = self.temperature
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch_offset += self._last_batch + 1
+        self._last_batch = -1
+        if self.temperature is None:
+            return
+        if self._assigned != self.temperature:
+            # A dataset of unknown length: `fit` announced one more batch
+            # before finding the data exhausted. Keep the temperature of the
+            # last batch that ran, so evaluation and the next epoch see it.
+            self._assign(self.temperature)
+        if logs is not None:
+            logs["temperature"] = self.temperature
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: TemperatureScheduler set the "
+                  f"temperature to {self.temperature:.6g}.")
+
+
+def find_gumbel_layers(root):
+    """Returns the Gumbel layers reachable from `root`, each once.
+
+    Walks the attributes of `root` and of every layer found (including
+    layers held in lists, tuples and dicts), so nested models and layers
+    inside subclassed models and layers are found. Uses only public Python
+    introspection, not Keras internals.
+
+    Args:
+      root: a Keras layer or model.
+
+    Returns:
+      A list of `GumbelSoftmax` and `RelaxedBernoulli` layers, in the order
+      found (depth first).
+    """
+    kinds = (GumbelSoftmax, RelaxedBernoulli)
+    found, seen, stack = [], set(), [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, kinds):
+            found.append(obj)
+        if isinstance(obj, keras.layers.Layer):
+            children = list(vars(obj).values())
+        elif isinstance(obj, dict):
+            children = list(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = list(obj)
+        else:
+            continue
+        stack.extend(reversed([c for c in children if _may_hold_layers(c)]))
+    return found
+
+
+def _may_hold_layers(obj):
+    return isinstance(obj, (keras.layers.Layer, dict, list, tuple, set,
+                            frozenset))
+
+
+def _check_schedulable(layer, name):
+    """Checks `layer` has a fixed (not learned) scalar temperature variable."""
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(invalid(
+            name, "Keras layers with a `temperature` variable (GumbelSoftmax, "
+            "RelaxedBernoulli)", layer))
+    temperature = getattr(layer, "temperature", None)
+    if (getattr(layer, "learn_temperature", False)
+            or getattr(temperature, "trainable", False)):
+        raise ValueError(
+            f"Layer '{layer.name}' learns its temperature "
+            f"(learn_temperature=True): the optimizer trains it, so "
+            f"TemperatureScheduler cannot also set it. Create the layer with "
+            f"learn_temperature=False to anneal it, or pass only the layers "
+            f"to anneal with `layers=`."
+        )
+    if (not isinstance(temperature, keras.Variable)
+            or tuple(temperature.shape) != ()):
+        raise TypeError(invalid(
+            name, "Keras layers with a scalar `temperature` variable "
+            "(GumbelSoftmax, RelaxedBernoulli)",
+            f"<layer '{layer.name}' of type {type(layer).__name__}>"))
+
+
+def _set_temperature(layer, value):
+    """Uses the layer's own setter when it has one (the package's layers)."""
+    if hasattr(layer, "set_temperature"):
+        layer.set_temperature(value)
+    else:
+        layer.temperature.assign(value)

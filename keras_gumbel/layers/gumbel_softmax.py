@@ -1,0 +1,117 @@
+"""The `GumbelSoftmax` layer: a categorical bottleneck for Keras models."""
+
+import keras
+import tensorflow as tf
+
+from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
+from keras_gumbel.ops.straight_through import one_hot_argmax
+
+
+@keras.saving.register_keras_serializable(package="keras_gumbel")
+class GumbelSoftmax(RelaxedSamplingLayer):
+    """Samples a relaxed (or hard) one-hot vector from logits.
+
+    In training the layer draws a Gumbel-Softmax (Concrete) sample along
+    `axis`:
+    ```
+    y = softmax((logits + g) / temperature),   g_i ~ Gumbel(0, 1) i.i.d.
+    ```
+    With `hard=True` the output is the exact one-hot categorical sample
+    `one_hot(argmax(logits + g))` and gradients follow `estimator`
+    (straight-through by default). Outside training the output depends on
+    `inference_mode`:
+
+    - `"sample"`: the same sampling as in training (fresh noise every call).
+    - `"argmax"`: `one_hot(argmax(logits))`, deterministic.
+    - `"softmax"`: `softmax(logits / temperature)`, deterministic.
+
+    The temperature is a scalar float32 variable read on every call, never a
+    Python float, so a callback can anneal it inside compiled `fit`
+    (`layer.set_temperature(value)`). With `learn_temperature=True` it is
+    trained instead, as `temperature = min_learned_temperature +
+    softplus(raw_temperature)`, which stays positive whatever the step size.
+
+    Noise comes from a `keras.random.SeedGenerator` owned by the layer: new
+    noise on every call and training step, reproducible with an int `seed`,
+    different on each replica under `tf.distribute`.
+
+    Args:
+      temperature: initial temperature, a positive finite float.
+      hard: whether to output exact one-hot samples (straight-through or
+        `estimator` gradients) instead of relaxed ones.
+      axis: int, the axis of the categories.
+      learn_temperature: whether the temperature is a trainable weight.
+      inference_mode: `"sample"`, `"argmax"` or `"softmax"`, the output when
+        `training` is false.
+      estimator: gradient estimator used with `hard=True`:
+        `"straight_through"`, `"gumbel_rao"` or `"reinmax"` (see
+        `keras_gumbel.ops.gumbel_softmax`).
+      estimator_samples: int >= 1, the number of conditional Gumbel draws of
+        `"gumbel_rao"`.
+      seed: int or None, the seed of the layer's noise.
+      **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+      inputs: float logits of rank >= 2 (batch first).
+      training: Python bool; `None` follows Keras (true inside `fit`).
+
+    Returns:
+      A tensor with the shape of `inputs`, in the layer's compute dtype.
+
+    Example:
+    >>> model = keras.Sequential([
+    ...     keras.Input((8,)),
+    ...     keras.layers.Dense(4),
+    ...     GumbelSoftmax(temperature=0.5, hard=True, inference_mode="argmax"),
+    ...     keras.layers.Dense(1),
+    ... ])
+
+    References:
+      Jang, Gu, Poole. Categorical Reparameterization with Gumbel-Softmax.
+      ICLR 2017. Maddison, Mnih, Teh. The Concrete Distribution: A Continuous
+      Relaxation of Discrete Random Variables. ICLR 2017.
+    """
+
+    _INFERENCE_MODES = ("sample", "argmax", "softmax")
+
+    def __init__(self, temperature=1.0, hard=False, axis=-1,
+                 learn_temperature=False, inference_mode="sample",
+                 estimator="straight_through", estimator_samples=1, seed=None,
+                 **kwargs):
+        self.axis = check_int(axis, "axis")
+        _checks.check_estimator(estimator, estimator_samples, ESTIMATORS)
+        self.estimator = estimator
+        self.estimator_samples = int(estimator_samples)
+        super().__init__(temperature=temperature, hard=hard,
+                         learn_temperature=learn_temperature,
+                         inference_mode=inference_mode, seed=seed, **kwargs)
+
+    def build(self, input_shape):
+        _checks.normalize_axis(self.axis, len(input_shape))
+        super().build(input_shape)
+
+    def _sample(self, inputs, temperature, seed):
+        return gumbel_softmax(
+            inputs, temperature=temperature, hard=self.hard, axis=self.axis,
+            seed=seed, estimator=self.estimator,
+            estimator_samples=self.estimator_samples)
+
+    def _deterministic(self, inputs, temperature):
+        logits = _checks.convert_logits(inputs)
+        axis = _checks.normalize_axis(self.axis, logits.shape.rank)
+        if self.inference_mode == "argmax":
+            return one_hot_argmax(logits, axis, logits.dtype)
+        cdt = _checks.compute_dtype(logits.dtype)
+        scaled = tf.cast(logits, cdt) / tf.cast(temperature, cdt)
+        return tf.cast(tf.nn.softmax(scaled, axis=axis), logits.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "axis": self.axis,
+            "estimator": self.estimator,
+            "estimator_samples": self.estimator_samples,
+        })
+        return config

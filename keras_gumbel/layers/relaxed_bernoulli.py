@@ -1,0 +1,70 @@
+"""The `RelaxedBernoulli` layer: element-wise binary stochastic units."""
+
+import keras
+import tensorflow as tf
+
+from keras_gumbel.layers._base import RelaxedSamplingLayer
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops.relaxed_bernoulli import relaxed_bernoulli
+
+
+@keras.saving.register_keras_serializable(package="keras_gumbel")
+class RelaxedBernoulli(RelaxedSamplingLayer):
+    """Samples relaxed (or hard) binary units from logits, element-wise.
+
+    In training every input is the log-odds of an independent binary
+    Concrete variable:
+    ```
+    y = sigmoid((logits + log(u) - log(1 - u)) / temperature),  u ~ U(0, 1)
+    ```
+    With `hard=True` the output is the exact Bernoulli sample `round(y)`
+    (0 or 1) with the straight-through gradient of `y`. Outside training the
+    output depends on `inference_mode`:
+
+    - `"sample"`: the same sampling as in training (fresh noise every call).
+    - `"round"`: `logits > 0` as 0/1 floats, deterministic.
+    - `"sigmoid"`: `sigmoid(logits / temperature)`, deterministic.
+
+    Temperature, randomness and serialization work as in `GumbelSoftmax`:
+    a float32 temperature variable (`set_temperature`, or
+    `learn_temperature=True`), a layer-owned `keras.random.SeedGenerator`.
+
+    Args:
+      temperature: initial temperature, a positive finite float.
+      hard: whether to output exact 0/1 samples (straight-through gradient).
+      learn_temperature: whether the temperature is a trainable weight.
+      inference_mode: `"sample"`, `"round"` or `"sigmoid"`, the output when
+        `training` is false.
+      seed: int or None, the seed of the layer's noise.
+      **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+      inputs: float logits (log-odds), any shape.
+      training: Python bool; `None` follows Keras (true inside `fit`).
+
+    Returns:
+      A tensor with the shape of `inputs`, in the layer's compute dtype.
+
+    Example:
+    >>> layer = RelaxedBernoulli(temperature=0.5, hard=True,
+    ...                          inference_mode="round")
+    >>> bits = layer(tf.zeros([2, 16]), training=True)  # 0/1, p = 0.5
+
+    References:
+      Maddison, Mnih, Teh. The Concrete Distribution: A Continuous
+      Relaxation of Discrete Random Variables. ICLR 2017.
+    """
+
+    _INFERENCE_MODES = ("sample", "round", "sigmoid")
+
+    def _sample(self, inputs, temperature, seed):
+        return relaxed_bernoulli(inputs, temperature=temperature,
+                                 hard=self.hard, seed=seed)
+
+    def _deterministic(self, inputs, temperature):
+        logits = _checks.convert_float_tensor(inputs, "logits")
+        if self.inference_mode == "round":
+            return tf.cast(logits > 0, logits.dtype)
+        cdt = _checks.compute_dtype(logits.dtype)
+        scaled = tf.cast(logits, cdt) / tf.cast(temperature, cdt)
+        return tf.cast(tf.sigmoid(scaled), logits.dtype)
