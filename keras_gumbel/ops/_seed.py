@@ -64,11 +64,11 @@ def uniform_noise(shape, seed, dtype):
     """Uniform noise in [tiny, 1): never 0, so `log(u)` is always finite.
 
     The generator's values `v` are multiples of 2**-23 in float32 (2**-52 in
-    float64) in [0, 1), so `log(u)` is never 0 either and `log(-log(u))` is
-    finite. `u = max(v, tiny)` is bit for bit what
-    `stateless_uniform(minval=tiny, maxval=1)` returns (it computes
-    `v * (1 - tiny) + tiny`, and `1 - tiny` rounds to 1, `v + tiny` to `v`
-    for every `v > 0`), in one element-wise pass instead of two.
+    float64) in [0, 1): never 1, so `log(u)` is never 0 and `log(-log(u))`
+    is finite too. `u = max(v, tiny)` is bit for bit what
+    `stateless_uniform(minval=tiny, maxval=1)` returns (that computes
+    `v * (1 - tiny) + tiny`; `1 - tiny` rounds to 1 and `v + tiny` to `v` for
+    every `v > 0`), in one element-wise pass instead of two.
     """
     dtype = tf.as_dtype(dtype)
     v = tf.random.stateless_uniform(shape, seed=seed, dtype=dtype,
