@@ -22,7 +22,8 @@ with a constant seed grappler would fold the stateless random op into a
 constant and time nothing.
 
 Usage:
-  python benchmarks/ops.py            # the full run (about 4 minutes)
+  python benchmarks/ops.py            # the full run (about 40 s on an idle
+                                      # 2-core machine, minutes when shared)
   python benchmarks/ops.py --quick    # fewer rounds, for a smoke test
 """
 
@@ -71,7 +72,7 @@ def _tf_candidates(shape, mode, use_tfp):
 
         samplers["tfp"] = tfp_sample
 
-    def make(name, sample, backward):
+    def make(sample, backward):
         def fn(s):
             if not backward:
                 return sample(s)
@@ -85,8 +86,8 @@ def _tf_candidates(shape, mode, use_tfp):
 
     out = {}
     for name, sample in samplers.items():
-        out[(name, "fwd")] = make(name, sample, False)
-        out[(name, "fwd+bwd")] = make(name, sample, True)
+        out[(name, "fwd")] = make(sample, False)
+        out[(name, "fwd+bwd")] = make(sample, True)
     return out
 
 
@@ -130,9 +131,9 @@ def _block(fn, seeds):
 def bench_shape(shape, rounds, min_block, use_tfp, use_torch):
     """Median (wall, cpu) seconds per call for every (mode, name, pass).
 
-    TFP under XLA is very slow (its stateless uniform uses the automatic
-    algorithm choice, which is not Philox under XLA on CPU): it is timed on
-    one call after the compiling call, outside the rounds.
+    TFP under XLA is very slow (its stateless uniform leaves the algorithm
+    to TF, whose XLA code for that choice on CPU is far slower than Philox):
+    it is timed on one call after the compiling call, outside the rounds.
     """
     cands = {}
     for mode in MODES:
