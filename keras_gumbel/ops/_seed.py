@@ -2,9 +2,10 @@
 
 All noise in the package comes from `tf.random.stateless_uniform` with the
 Philox algorithm named explicitly. Philox is what TF picks on CPU and GPU
-without XLA; under XLA the automatic choice on CPU is many times slower, and
-naming it keeps the same algorithm (so the same distribution and the same
-numbers for a given seed) in every mode.
+without XLA; under XLA the automatic choice on CPU is many times slower.
+Naming it keeps the same algorithm in every mode, but XLA's Philox code
+produces other numbers than TF's kernel: a seed gives the same sample on
+every call within one execution mode, not across eager/graph and XLA.
 """
 
 import numpy as np
