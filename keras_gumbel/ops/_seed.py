@@ -2,9 +2,10 @@
 
 All noise in the package comes from `tf.random.stateless_uniform` with the
 Philox algorithm named explicitly. Philox is what TF picks on CPU and GPU
-without XLA; under XLA the automatic choice on CPU is many times slower, and
-naming it keeps the same algorithm (so the same distribution and the same
-numbers for a given seed) in every mode.
+without XLA; under XLA the automatic choice on CPU is many times slower.
+Naming it keeps the same algorithm in every mode, but XLA's Philox code
+produces other numbers than TF's kernel: a seed gives the same sample on
+every call within one execution mode, not across eager/graph and XLA.
 """
 
 import numpy as np
@@ -63,11 +64,14 @@ _EXPECTED = ("None, a Python int, a shape-[2] integer tensor, a "
 def uniform_noise(shape, seed, dtype):
     """Uniform noise in [tiny, 1): never 0, so `log(u)` is always finite.
 
-    The upper end is never reached (the generator's values are multiples of
-    2**-23 in float32, 2**-52 in float64, below 1), so `log(u)` is never 0
-    either and `log(-log(u))` is finite.
+    The generator's values `v` are multiples of 2**-23 in float32 (2**-52 in
+    float64) in [0, 1): never 1, so `log(u)` is never 0 and `log(-log(u))`
+    is finite too. `u = max(v, tiny)` is bit for bit what
+    `stateless_uniform(minval=tiny, maxval=1)` returns (that computes
+    `v * (1 - tiny) + tiny`; `1 - tiny` rounds to 1 and `v + tiny` to `v` for
+    every `v > 0`), in one element-wise pass instead of two.
     """
     dtype = tf.as_dtype(dtype)
-    return tf.random.stateless_uniform(
-        shape, seed=seed, minval=np.finfo(dtype.as_numpy_dtype).tiny,
-        maxval=1.0, dtype=dtype, alg=RNG_ALG)
+    v = tf.random.stateless_uniform(shape, seed=seed, dtype=dtype,
+                                    alg=RNG_ALG)
+    return tf.maximum(v, np.finfo(dtype.as_numpy_dtype).tiny)

@@ -17,6 +17,7 @@ References:
 import tensorflow as tf
 
 from keras_gumbel.ops._seed import RNG_ALG, uniform_noise
+from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
 
@@ -122,10 +123,6 @@ def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
         noise = conditional_gumbel(x, d, axis, samples, seed)
         return tf.nn.softmax((x + noise) * inv_tau, axis=k_axis)
 
-    def softmax_grad(y, upstream):
-        centred = upstream - tf.reduce_sum(y * upstream, k_axis, keepdims=True)
-        return y * centred, centred
-
     if tau_is_number:
         inv_tau = 1.0 / tau
 
@@ -134,7 +131,7 @@ def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
             y = relaxed(x, inv_tau)
 
             def grad(upstream):
-                ds, _ = softmax_grad(y, upstream)
+                ds, _ = softmax_vjp(y, upstream, k_axis)
                 return tf.reduce_mean(ds, 0) * inv_tau
 
             return tf.identity(d), grad
@@ -153,10 +150,8 @@ def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
         y = relaxed(x, 1.0 / tau)
 
         def grad(upstream):
-            ds, centred = softmax_grad(y, upstream)
-            dtau = -tf.reduce_mean(
-                tf.reduce_sum(tf.math.xlogy(y, y) * centred, k_axis,
-                              keepdims=True), 0) / tau
+            ds, centred = softmax_vjp(y, upstream, k_axis)
+            dtau = tf.reduce_mean(temperature_vjp(y, centred, k_axis, tau), 0)
             return tf.reduce_mean(ds, 0) / tau, dtau
 
         return tf.identity(d), grad

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from keras_gumbel.ops import _checks, estimators
 from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
 from keras_gumbel.ops.gumbel import gumbel_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
@@ -30,7 +31,8 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
 
     Computation is in float32 (float64 for float64 logits) and in log space,
     so float16/bfloat16 logits, logits up to +-1e4 and temperatures down to
-    1e-3 give no NaN or inf. The backward pass keeps only the relaxed sample.
+    1e-3 give no NaN or inf. The backward pass keeps only the relaxed sample
+    (the K relaxed samples for `"gumbel_rao"`).
 
     Args:
       logits: float tensor of rank >= 1; `-inf` entries are never drawn.
@@ -77,39 +79,31 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
     """`softmax((x + g) / tau)`, or its one-hot argmax when `hard`.
 
     The gradient is that of the softmax in both cases (straight-through for
-    `hard`), written by hand so that the backward pass keeps only the relaxed
-    sample `y` (and `tau`), not the noise or `x + g`. With `s = (x + g) / tau`
-    and upstream gradient `d`:
-
-    ```
-    ds   = y * (d - sum(y * d))
-    dx   = ds / tau
-    dtau = -sum(ds * s) / tau = -sum(y * log(y) * (d - sum(y * d))) / tau
-    ```
-    The last step uses `s = log(y) + const` and `sum(ds) = 0`; `y log y` is
-    computed as `xlogy(y, y)`, which is 0 where `y` underflows to 0.
+    `hard`), written by hand (see `_softmax_vjp`) so that the backward pass
+    keeps only the relaxed sample `y` (and `tau`), not the noise or `x + g`:
+    `dx = ds / tau` with `ds` the softmax's vector-Jacobian product.
     """
 
     def forward(x, inv_tau):
         z = x + g
-        y = tf.nn.softmax(z * inv_tau, axis=axis)
+        # `z * 1.0 == z`: skip a full element-wise pass at the default tau.
+        s = z if inv_tau is None else z * inv_tau
+        y = tf.nn.softmax(s, axis=axis)
+        # `z`, not `y`: the argmax of `y` could tie after rounding where the
+        # exact Gumbel-Max index `argmax(z)` does not.
         out = one_hot_argmax(z, axis, z.dtype) if hard else y
         return y, out
 
-    def softmax_grad(y, upstream):
-        centred = upstream - tf.reduce_sum(upstream * y, axis, keepdims=True)
-        return y * centred, centred
-
     if tau_is_number:
-        inv_tau = 1.0 / tau
+        inv_tau = None if tau == 1.0 else 1.0 / tau
 
         @tf.custom_gradient
         def sample(x):
             y, out = forward(x, inv_tau)
 
             def grad(upstream):
-                ds, _ = softmax_grad(y, upstream)
-                return ds * inv_tau
+                ds, _ = softmax_vjp(y, upstream, axis)
+                return ds if inv_tau is None else ds * inv_tau
 
             return out, grad
 
@@ -120,9 +114,8 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
         y, out = forward(x, 1.0 / tau)
 
         def grad(upstream):
-            ds, centred = softmax_grad(y, upstream)
-            dtau = -tf.reduce_sum(tf.math.xlogy(y, y) * centred, axis,
-                                  keepdims=True) / tau
+            ds, centred = softmax_vjp(y, upstream, axis)
+            dtau = temperature_vjp(y, centred, axis, tau)
             return ds / tau, _sum_to_shape(dtau, tf.shape(tau))
 
         return out, grad

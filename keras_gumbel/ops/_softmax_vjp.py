@@ -1,0 +1,26 @@
+"""The backward pass of a tempered softmax, from its output alone.
+
+Shared by the relaxed sample (`gumbel_softmax`) and the Gumbel-Rao
+estimator, whose hand-written gradients keep only the relaxed sample `y`.
+For `y = softmax(s)`, `s = z / tau`, and upstream gradient `u`:
+```
+ds   = y * (u - sum(y * u))
+dtau = -sum(ds * s) / tau = -sum(y * log(y) * (u - sum(y * u))) / tau
+```
+The second form uses `s = log(y) + const` and `sum(ds) = 0`, so it needs
+only `y`; `y log y` is `xlogy(y, y)`, which is 0 where `y` underflows to 0.
+"""
+
+import tensorflow as tf
+
+
+def softmax_vjp(y, upstream, axis):
+    """Returns `(ds, centred)`: the gradient w.r.t. `s`, and `u - sum(y u)`."""
+    centred = upstream - tf.reduce_sum(upstream * y, axis, keepdims=True)
+    return y * centred, centred
+
+
+def temperature_vjp(y, centred, axis, tau):
+    """The gradient w.r.t. `tau`, summed over `axis` (kept, size 1)."""
+    return -tf.reduce_sum(tf.math.xlogy(y, y) * centred, axis,
+                          keepdims=True) / tau
