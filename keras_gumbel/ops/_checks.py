@@ -19,6 +19,11 @@ def invalid(name, expected, received):
     )
 
 
+def _unknown_rank(name, expected):
+    return (f"Invalid value received for argument `{name}`. Expected "
+            f"{expected}. Received a tensor of unknown rank.")
+
+
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point."""
     x = tf.convert_to_tensor(x)  # Python floats become float32, NumPy keeps.
@@ -36,10 +41,7 @@ def convert_logits(logits, name="logits"):
     logits = convert_float_tensor(logits, name)
     rank = logits.shape.rank
     if rank is None:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a tensor "
-            f"of known rank >= 1. Received a tensor of unknown rank."
-        )
+        raise ValueError(_unknown_rank(name, "a tensor of known rank >= 1"))
     if rank < 1:
         raise ValueError(
             invalid(name, "a tensor of rank >= 1 (the last axis, or `axis`, "
@@ -129,10 +131,7 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     tau = to_dtype(temperature, dtype)
     rank = tau.shape.rank
     if rank is None:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a tensor "
-            f"of known rank. Received a tensor of unknown rank."
-        )
+        raise ValueError(_unknown_rank(name, "a tensor of known rank"))
     batch_rank = logits_rank if axis is None else logits_rank - 1
     if rank > batch_rank:
         where = ("the logits' shape" if axis is None else
