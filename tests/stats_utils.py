@@ -1,8 +1,10 @@
 """Bounds shared by the statistical tests.
 
-Every statistical check uses a per-check false-failure probability of
-`DELTA = 1e-8`. The suite makes fewer than 100 such checks, so by the union
-bound a correct implementation fails a run with probability below 1e-6.
+Every statistical check that uses these helpers has a per-check
+false-failure probability of `DELTA = 1e-8`; the core-op files make fewer
+than 100 such checks, so by the union bound a correct implementation fails
+them with probability below 1e-6 in all. Other files (estimators, layers,
+callbacks) size their own checks, each below 1e-6, and say how.
 """
 
 import math

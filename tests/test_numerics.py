@@ -43,12 +43,19 @@ def test_gumbel_softmax_finite_over_a_million_draws(dtype):
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_relaxed_bernoulli_and_gumbel_finite(dtype):
-    logits = tf.cast(tf.tile([[1e4, -1e4, 0.0, 5.0]], [ROWS // 4, 1]), dtype)
+    logits = tf.cast(tf.tile([[1e4, -1e4, 0.0, 5.0, -np.inf, np.inf]],
+                             [ROWS // 6, 1]), dtype)
     for tau in (1e-3, 1.0, 1e3):
-        with tf.GradientTape() as tape:
-            tape.watch(logits)
-            y = ops.relaxed_bernoulli(logits, tau, seed=2)
-        assert _finite(y) and _finite(tape.gradient(y, logits))
+        tau_t = tf.constant(tau, dtype)
+        for temperature in (tau, tau_t):
+            for hard in (False, True):
+                with tf.GradientTape() as tape:
+                    tape.watch([logits, tau_t])
+                    y = ops.relaxed_bernoulli(logits, temperature, hard, seed=2)
+                g_logits, g_tau = tape.gradient(y, [logits, tau_t])
+                assert _finite(y) and _finite(g_logits), (tau, hard)
+                if temperature is tau_t:
+                    assert _finite(g_tau), (dtype, tau, hard)
         lo, hi = tf.reduce_min(y), tf.reduce_max(y)
         assert float(lo) >= 0.0 and float(hi) <= 1.0
     assert _finite(ops.sample_gumbel([ROWS], dtype=dtype, seed=3))

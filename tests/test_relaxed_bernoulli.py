@@ -83,5 +83,10 @@ def test_errors():
         ops.relaxed_bernoulli(tf.zeros([2]), 0)
     with pytest.raises(ValueError, match="`temperature`.*shape"):
         ops.relaxed_bernoulli(tf.zeros([2]), tf.ones([3, 2]))
+    with pytest.raises(ValueError, match="`temperature`.*shape \\(4,\\)"):
+        ops.relaxed_bernoulli(tf.zeros([2, 3]), tf.ones([4]))
+    with pytest.raises(ValueError, match="`logits`.*unknown rank"):
+        tf.function(ops.relaxed_bernoulli).get_concrete_function(
+            tf.TensorSpec(None, tf.float32), tf.TensorSpec(None, tf.float32))
     with pytest.raises(TypeError, match="`hard`.*Received: hard='yes'"):
         ops.relaxed_bernoulli(tf.zeros([2]), hard="yes")

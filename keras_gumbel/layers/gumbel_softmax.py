@@ -81,12 +81,13 @@ class GumbelSoftmax(RelaxedSamplingLayer):
                  estimator="straight_through", estimator_samples=1, seed=None,
                  **kwargs):
         self.axis = check_int(axis, "axis")
-        _checks.check_estimator(estimator, estimator_samples, ESTIMATORS)
-        self.estimator = estimator
-        self.estimator_samples = int(estimator_samples)
         super().__init__(temperature=temperature, hard=hard,
                          learn_temperature=learn_temperature,
                          inference_mode=inference_mode, seed=seed, **kwargs)
+        _checks.check_estimator(estimator, estimator_samples, ESTIMATORS,
+                                self.hard)
+        self.estimator = estimator
+        self.estimator_samples = int(estimator_samples)
 
     def build(self, input_shape):
         _checks.normalize_axis(self.axis, len(input_shape))

@@ -17,8 +17,9 @@ class RelaxedBernoulli(RelaxedSamplingLayer):
     ```
     y = sigmoid((logits + log(u) - log(1 - u)) / temperature),  u ~ U(0, 1)
     ```
-    With `hard=True` the output is the exact Bernoulli sample `round(y)`
-    (0 or 1) with the straight-through gradient of `y`. Outside training the
+    With `hard=True` the output is the exact Bernoulli sample
+    `logits + logistic noise > 0` (0 or 1; `round(y)` unless `y` rounds to
+    exactly 0.5) with the straight-through gradient of `y`. Outside training the
     output depends on `inference_mode`:
 
     - `"sample"`: the same sampling as in training (fresh noise every call).

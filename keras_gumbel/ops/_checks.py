@@ -19,7 +19,7 @@ def invalid(name, expected, received):
     )
 
 
-def _unknown_rank(name, expected):
+def unknown_rank(name, expected):
     return (f"Invalid value received for argument `{name}`. Expected "
             f"{expected}. Received a tensor of unknown rank.")
 
@@ -41,7 +41,7 @@ def convert_logits(logits, name="logits"):
     logits = convert_float_tensor(logits, name)
     rank = logits.shape.rank
     if rank is None:
-        raise ValueError(_unknown_rank(name, "a tensor of known rank >= 1"))
+        raise ValueError(unknown_rank(name, "a tensor of known rank >= 1"))
     if rank < 1:
         raise ValueError(
             invalid(name, "a tensor of rank >= 1 (the last axis, or `axis`, "
@@ -113,7 +113,7 @@ def _is_keras_variable(value):
     return isinstance(value, keras.Variable)
 
 
-def convert_temperature(temperature, dtype, logits_rank, axis,
+def convert_temperature(temperature, dtype, logits_shape, axis,
                         name="temperature"):
     """Checks `temperature` and shapes it to broadcast against the logits.
 
@@ -121,6 +121,10 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     logits' shape with `axis` removed. It is returned with a size-1 dimension
     inserted at `axis`, in `dtype`, so that `logits / temperature` broadcasts.
     With `axis=None` (element-wise ops) it broadcasts to the logits' shape.
+    Static dimensions that cannot broadcast raise here, naming the argument.
+
+    Args:
+      logits_shape: the static `tf.TensorShape` of the logits (known rank).
 
     Returns:
       `(tau, is_python_number)`; for Python numbers `tau` is a float.
@@ -131,14 +135,19 @@ def convert_temperature(temperature, dtype, logits_rank, axis,
     tau = to_dtype(temperature, dtype)
     rank = tau.shape.rank
     if rank is None:
-        raise ValueError(_unknown_rank(name, "a tensor of known rank"))
-    batch_rank = logits_rank if axis is None else logits_rank - 1
-    if rank > batch_rank:
+        raise ValueError(unknown_rank(name, "a tensor of known rank"))
+    dims = list(logits_shape)
+    batch = dims if axis is None else dims[:axis] + dims[axis + 1:]
+    batch_rank = len(batch)
+    fits = rank <= batch_rank and all(
+        t is None or b is None or t in (1, b)
+        for t, b in zip(tau.shape.as_list()[::-1], batch[::-1]))
+    if not fits:
         where = ("the logits' shape" if axis is None else
                  f"the logits' shape with axis {axis} removed")
         raise ValueError(
-            invalid(name, f"a scalar or a tensor of rank <= {batch_rank} that "
-                    f"broadcasts to {where}", f"<tensor of shape {tau.shape}>")
+            invalid(name, f"a scalar or a tensor that broadcasts to {where}, "
+                    f"{tf.TensorShape(batch)}", f"<tensor of shape {tau.shape}>")
         )
     if rank == 0 or axis is None:
         return tau, False
@@ -154,8 +163,13 @@ def check_bool(value, name):
     return bool(value)
 
 
-def check_estimator(estimator, estimator_samples, known):
-    """Validates the estimator name and its sample count."""
+def check_estimator(estimator, estimator_samples, known, hard):
+    """Validates the estimator and its sample count.
+
+    An estimator other than straight-through only acts on hard samples;
+    asking for one with `hard=False` would be silently ignored, so it is an
+    error.
+    """
     if estimator not in known:
         raise ValueError(
             invalid("estimator", f"one of {sorted(known)}", estimator)
@@ -166,3 +180,7 @@ def check_estimator(estimator, estimator_samples, known):
         raise ValueError(
             invalid("estimator_samples", "an integer >= 1", estimator_samples)
         )
+    if estimator != "straight_through" and not hard:
+        raise ValueError(invalid(
+            "estimator", "'straight_through' when hard=False (estimators act "
+            "on hard samples; pass hard=True)", estimator))

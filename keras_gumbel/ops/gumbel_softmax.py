@@ -60,9 +60,10 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
     rank = logits.shape.rank
     axis = _checks.normalize_axis(axis, rank)
     hard = _checks.check_bool(hard, "hard")
-    _checks.check_estimator(estimator, estimator_samples, ESTIMATORS)
+    _checks.check_estimator(estimator, estimator_samples, ESTIMATORS, hard)
     cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(temperature, cdt, rank,
+    tau, tau_is_number = _checks.convert_temperature(temperature, cdt,
+                                                     logits.shape,
                                                      axis)
     seed = stateless_seed(seed)
     x = tf.cast(logits, cdt)
@@ -140,29 +141,38 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     computed in log space (`log_softmax`, `logsumexp`).
 
     Args:
-      y: points on the open simplex, float tensor broadcastable to `logits`.
+      y: points on the open simplex, float tensor broadcastable with
+        `logits`; extra leading (sample) dimensions are allowed, as in
+        `dist.log_prob(dist.sample(n))`.
       logits: float tensor of rank >= 1.
       temperature: positive float or tensor (batch convention as in
         `gumbel_softmax`).
-      axis: the axis of the categories; it is reduced.
+      axis: the axis of the categories in `logits`; it is reduced.
 
     Returns:
-      One log-density per distribution (`axis` removed), dtype of `logits`.
+      One log-density per point and distribution (`axis` removed from the
+      broadcast shape of `y` and `logits`), dtype of `logits`.
       Matches `tfp.distributions.RelaxedOneHotCategorical(temperature,
       logits=logits).log_prob(y)`.
     """
     logits = _checks.convert_logits(logits)
     y = _checks.convert_float_tensor(y, "y")
+    if y.shape.rank is None:
+        raise ValueError(_checks.unknown_rank("y", "a tensor of known rank"))
     rank = logits.shape.rank
     axis = _checks.normalize_axis(axis, rank)
+    # The same axis counted in the broadcast of `y` (which may carry sample
+    # dimensions in front) and `logits`.
+    y_axis = axis + max(y.shape.rank - rank, 0)
     cdt = tf.float64 if tf.float64 in (y.dtype, logits.dtype) else tf.float32
-    tau, _ = _checks.convert_temperature(temperature, cdt, rank, axis)
+    tau, _ = _checks.convert_temperature(temperature, cdt, logits.shape, axis)
     log_pi = tf.nn.log_softmax(tf.cast(logits, cdt), axis=axis)
     log_y = tf.math.log(tf.cast(y, cdt))
     k = tf.cast(tf.shape(log_pi)[axis], cdt)
     log_tau = tf.math.log(_checks.to_dtype(tau, cdt))
     log_p = (tf.math.lgamma(k) + (k - 1.0) * log_tau
-             + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, axis, keepdims=True)
-             - k * tf.reduce_logsumexp(log_pi - tau * log_y, axis,
+             + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, y_axis,
+                             keepdims=True)
+             - k * tf.reduce_logsumexp(log_pi - tau * log_y, y_axis,
                                        keepdims=True))
-    return tf.cast(tf.squeeze(log_p, axis), logits.dtype)
+    return tf.cast(tf.squeeze(log_p, y_axis), logits.dtype)

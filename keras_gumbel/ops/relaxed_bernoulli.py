@@ -14,8 +14,9 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     y = sigmoid((logits + log(u) - log(1 - u)) / temperature),  u ~ U(0, 1)
     ```
     With `hard=True` the forward value is the exact Bernoulli sample
-    `logits + log(u) - log(1 - u) > 0` (that is, `round(y)`, whatever the
-    temperature) and the gradient is that of `y` (straight-through).
+    `logits + log(u) - log(1 - u) > 0`, whatever the temperature (that is
+    `round(y)`, except where `y` rounds to exactly 0.5 at a very large
+    temperature), and the gradient is that of `y` (straight-through).
 
     Args:
       logits: float tensor (any rank), log-odds of 1.
@@ -34,16 +35,23 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     References:
       Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
-    logits = _checks.convert_float_tensor(logits, "logits")
+    logits = _known_rank(_checks.convert_float_tensor(logits, "logits"))
     hard = _checks.check_bool(hard, "hard")
     cdt = _checks.compute_dtype(logits.dtype)
-    tau, _ = _checks.convert_temperature(temperature, cdt,
-                                         logits.shape.rank or 0, None)
+    tau, tau_is_number = _checks.convert_temperature(temperature, cdt,
+                                                     logits.shape, None)
     x = tf.cast(logits, cdt)
     u = uniform_noise(tf.shape(x), stateless_seed(seed), cdt)
     # Logistic noise; u in [tiny, 1 - eps] keeps both logarithms finite.
     z = x + (tf.math.log(u) - tf.math.log1p(-u))
-    y = tf.sigmoid(z / tau)
+    if tau_is_number:
+        s = z / tau
+    else:
+        # Where z = +-inf (logits +-inf) the gradient of z / tau w.r.t. tau
+        # would be 0 * inf = NaN; divide only finite values.
+        finite = tf.math.is_finite(z)
+        s = tf.where(finite, tf.where(finite, z, 0.0) / tau, z)
+    y = tf.sigmoid(s)
     if hard:
         y = replace_forward(y, tf.cast(z > 0, cdt))
     return tf.cast(y, logits.dtype)
@@ -68,14 +76,21 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
       `tfp.distributions.RelaxedBernoulli(temperature, logits=logits)
       .log_prob(y)`.
     """
-    logits = _checks.convert_float_tensor(logits, "logits")
+    logits = _known_rank(_checks.convert_float_tensor(logits, "logits"))
     y = _checks.convert_float_tensor(y, "y")
     cdt = tf.float64 if tf.float64 in (y.dtype, logits.dtype) else tf.float32
-    rank = max(logits.shape.rank or 0, y.shape.rank or 0)
-    tau, _ = _checks.convert_temperature(temperature, cdt, rank, None)
+    tau, _ = _checks.convert_temperature(temperature, cdt, logits.shape, None)
     y = tf.cast(y, cdt)
     log_y, log1m_y = tf.math.log(y), tf.math.log1p(-y)
     z = tau * (log_y - log1m_y) - tf.cast(logits, cdt)
     log_p = (tf.math.log(_checks.to_dtype(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
              - log_y - log1m_y)
     return tf.cast(log_p, logits.dtype)
+
+
+def _known_rank(logits):
+    """Element-wise ops take any rank, but it must be known statically."""
+    if logits.shape.rank is None:
+        raise ValueError(
+            _checks.unknown_rank("logits", "a tensor of known rank"))
+    return logits
