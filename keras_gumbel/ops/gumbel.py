@@ -10,7 +10,7 @@ def gumbel_noise(shape, seed, dtype):
     """Standard Gumbel noise `-log(-log(u))`, finite, in `dtype` (float32/64).
 
     `u` lies in [tiny, 1) so both logarithms are finite: the values lie in
-    about [-4.5, 16.6] in float32 and [-6.6, 36.7] in float64.
+    about [-4.5, 15.9] in float32 and [-6.6, 36.0] in float64.
     """
     u = uniform_noise(shape, seed, dtype)
     # `xlogy(-1, u)` is `-log(u)` bit for bit, in one kernel instead of two
