@@ -277,6 +277,15 @@ def test_set_temperature_rejects_bad_values(value):
     assert float(layer.temperature.numpy()) == 1.5
 
 
+def test_set_temperature_accepts_half_precision_scalars_and_rejects_vectors():
+    layer = GumbelSoftmax(temperature=1.5)
+    layer.set_temperature(tf.constant(0.5, tf.bfloat16))
+    assert float(layer.temperature.numpy()) == 0.5
+    with pytest.raises(ValueError, match="`temperature`.*scalar"):
+        layer.set_temperature(np.array([0.5, 0.6]))
+    assert float(layer.temperature.numpy()) == 0.5
+
+
 def test_learned_temperature_api():
     layer = GumbelSoftmax(temperature=0.8, learn_temperature=True)
     assert [w.name for w in layer.trainable_weights] == ["raw_temperature"]

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gumbel.ops import _checks
 from keras_gumbel.ops._checks import invalid
 from keras_gumbel.ops._seed import stateless_seed
 
@@ -156,16 +157,14 @@ class RelaxedSamplingLayer(keras.layers.Layer):
                 f"(learn_temperature=True), so it cannot be set by a "
                 f"schedule. Create the layer with learn_temperature=False to "
                 f"anneal the temperature.")
-        static = value
-        if isinstance(value, (tf.Tensor, tf.Variable)):
-            static = tf.get_static_value(value)
-        if static is not None:
-            static = np.asarray(static)
-            if (static.shape != () or static.dtype == bool
-                    or not np.issubdtype(static.dtype, np.number)
-                    or not (np.isfinite(static) and static > 0)):
-                raise ValueError(invalid("temperature",
-                                         "a positive finite float", value))
+        try:
+            _checks.check_positive_finite(value, "temperature")
+        except TypeError as error:  # The layer's contract: ValueError.
+            raise ValueError(str(error)) from None
+        if np.ndim(value) != 0:
+            raise ValueError(
+                invalid("temperature", "a scalar (the layer's temperature is "
+                        "one value)", value))
         self._temperature.assign(tf.cast(value, tf.float32))
 
     def _next_seed(self):
