@@ -12,7 +12,6 @@ import json
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
@@ -234,6 +233,8 @@ def serve_twice_from_saved_model(model, input_data, path):
       The two outputs, as NumPy arrays; a sampling model should return
       different values for the same request.
     """
+    import tensorflow as tf  # SavedModel is TensorFlow's format.
+
     tf.saved_model.save(model, path)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     outputs = []

@@ -37,6 +37,11 @@ N = 2**18
 DELTA = 1e-7  # per union-bound term; at most 8 terms per test
 
 
+def samples_for(estimator, samples):
+    """Only Gumbel-Rao takes more than one sample (others reject it)."""
+    return samples if estimator == "gumbel_rao" else 1
+
+
 def _f(d, quadratic):
     """f(D) = b.D (+ D'AD), summed over rows; upstream u = b (+ 2AD)."""
     value = tf.reduce_sum(d * B_LIN.astype(np.float32), -1)
@@ -68,7 +73,8 @@ def _samples_and_gradients(estimator, quadratic, temperature=1.0, samples=1,
     with tf.GradientTape() as tape:
         tape.watch(x)
         d = gumbel_softmax(x, temperature, hard=True, seed=seed,
-                           estimator=estimator, estimator_samples=samples)
+                           estimator=estimator,
+                           estimator_samples=samples_for(estimator, samples))
         loss = _f(d, quadratic)
     return d.numpy(), tape.gradient(loss, x).numpy().astype(np.float64)
 
@@ -106,7 +112,8 @@ def test_same_sample_as_straight_through_for_the_same_seed(estimator, axis):
                             axis=axis)
         for _ in range(2):  # an int seed gives the same sample every call
             d = gumbel_softmax(logits, 0.5, hard=True, axis=axis, seed=seed,
-                               estimator=estimator, estimator_samples=4)
+                               estimator=estimator,
+                           estimator_samples=samples_for(estimator, 4))
             np.testing.assert_array_equal(d, reference)
         np.testing.assert_array_equal(reference, argmax)
 
@@ -228,7 +235,8 @@ def test_runs_under_xla(estimator):
     def step(seed):
         with tf.GradientTape() as tape:
             d = gumbel_softmax(logits, 0.5, hard=True, seed=seed,
-                               estimator=estimator, estimator_samples=3)
+                               estimator=estimator,
+                           estimator_samples=samples_for(estimator, 3))
             st = gumbel_softmax(logits, 0.5, hard=True, seed=seed)
             loss = tf.reduce_sum(d * tf.range(5.0))
         return d, st, tape.gradient(loss, logits)
@@ -246,7 +254,8 @@ def test_dtypes_are_kept_and_finite(estimator, dtype):
     with tf.GradientTape() as tape:
         tape.watch(logits)
         d = gumbel_softmax(logits, 0.1, hard=True, seed=1,
-                           estimator=estimator, estimator_samples=5)
+                           estimator=estimator,
+                           estimator_samples=samples_for(estimator, 5))
         loss = tf.reduce_sum(d * tf.cast(tf.range(6.0), dtype))
     grad = tape.gradient(loss, logits)
     assert d.dtype == dtype and grad.dtype == dtype
@@ -264,7 +273,8 @@ def test_extreme_logits_and_temperatures(estimator, temperature):
     with tf.GradientTape() as tape:
         tape.watch(logits)
         d = gumbel_softmax(logits, temperature, hard=True, seed=4,
-                           estimator=estimator, estimator_samples=7)
+                           estimator=estimator,
+                           estimator_samples=samples_for(estimator, 7))
         loss = tf.reduce_sum(d * [[1.0, -2.0, 3.0, 0.5, 4.0]])
     grad = tape.gradient(loss, logits).numpy()
     neg_inf = np.isneginf(logits.numpy())
@@ -284,13 +294,23 @@ def test_temperature_gradient_gumbel_rao_and_not_reinmax():
     for estimator in ("gumbel_rao", "reinmax"):
         with tf.GradientTape() as tape:
             d = gumbel_softmax(logits, tau, hard=True, seed=2,
-                               estimator=estimator, estimator_samples=3)
+                               estimator=estimator,
+                           estimator_samples=samples_for(estimator, 3))
             loss = tf.reduce_sum(d * tf.range(5.0))
         grads[estimator] = tape.gradient(loss, tau)
     assert grads["gumbel_rao"].shape == (4,)
     assert np.all(np.isfinite(grads["gumbel_rao"]))
     assert np.any(grads["gumbel_rao"] != 0)
     assert grads["reinmax"] is None
+
+
+def test_estimator_samples_only_with_gumbel_rao():
+    # Issue 16: it would be silently ignored by the other estimators.
+    for estimator in ("straight_through", "reinmax"):
+        with pytest.raises(ValueError, match="estimator_samples.*Received: "
+                           "estimator_samples=5"):
+            gumbel_softmax(tf.zeros([2, 3]), 0.5, hard=True,
+                           estimator=estimator, estimator_samples=5)
 
 
 @pytest.mark.parametrize("samples", [0, -1, 1.5, True])
@@ -308,7 +328,8 @@ def test_unknown_dimensions_in_a_graph(estimator):
         with tf.GradientTape() as tape:
             tape.watch([logits, tau])
             d = gumbel_softmax(logits, tau, hard=True, seed=3,
-                               estimator=estimator, estimator_samples=2)
+                               estimator=estimator,
+                           estimator_samples=samples_for(estimator, 2))
             loss = tf.reduce_sum(d * tf.range(tf.cast(tf.shape(d)[1],
                                                       tf.float32)))
         return (d,) + tuple(tape.gradient(loss, [logits, tau]))

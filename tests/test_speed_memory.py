@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gumbel.ops import gumbel_softmax
-from keras_gumbel.ops._seed import uniform_noise
+from keras_gumbel.backend.tensorflow import uniform as uniform_noise
 from keras_gumbel.ops.gumbel import gumbel_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
 

@@ -3,8 +3,8 @@
 `RelaxedSamplingLayer` owns what `GumbelSoftmax` and `RelaxedBernoulli` have
 in common: argument validation, the temperature variable (fixed and
 assignable, or learned and kept positive), the random state (a
-`keras.random.SeedGenerator` whose state TF tracking can see, with the
-replica id folded in under `tf.distribute`), the `training` /
+`keras.random.SeedGenerator`, whose state TF tracking can also see, with
+the replica id folded in under `tf.distribute`), the `training` /
 `inference_mode` dispatch and the config. A subclass implements
 `_sample(inputs, temperature, seed)` and `_deterministic(inputs,
 temperature)`.
@@ -14,11 +14,11 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks
 from keras_gumbel.ops._checks import invalid
-from keras_gumbel.ops._seed import stateless_seed
 
 
 def check_bool(value, name):
@@ -37,11 +37,6 @@ def check_int(value, name, allow_none=False):
         expected = "an int" + (" or None" if allow_none else "")
         raise ValueError(invalid(name, expected, value))
     return int(value)
-
-
-def _replica_context():
-    """`tf.distribute.get_replica_context()` (a seam for tests)."""
-    return tf.distribute.get_replica_context()
 
 
 def _softplus_inverse(y):
@@ -92,13 +87,16 @@ class RelaxedSamplingLayer(keras.layers.Layer):
                 trainable=False, autocast=False)
 
         self.seed_generator = keras.random.SeedGenerator(self.seed)
-        # Keras tracks the generator for `layer.variables` and `.keras` files,
-        # but its state is invisible to TF tracking: `tf.saved_model.save`
-        # would refuse a function that captures it ("untracked resource").
-        # Holding the underlying tf.Variable as an attribute makes it a TF
-        # dependency of the layer; Keras' own tracker ignores raw
-        # tf.Variables, so `layer.weights` and `.keras` files are unchanged.
-        self._seed_state = self.seed_generator.state.value
+        if backend.NAME == "tensorflow":
+            # Keras tracks the generator for `layer.variables` and `.keras`
+            # files, but its state is invisible to TF tracking:
+            # `tf.saved_model.save` would refuse a function that captures it
+            # ("untracked resource"). Holding the underlying tf.Variable as
+            # an attribute makes it a TF dependency of the layer; Keras' own
+            # tracker ignores raw tf.Variables, so `layer.weights` and
+            # `.keras` files are unchanged. (On torch the same assignment
+            # would register the tensor as a module parameter.)
+            self._seed_state = self.seed_generator.state.value
 
     def _check_temperature(self, temperature):
         if isinstance(temperature, (bool, np.bool_)) or not isinstance(
@@ -136,9 +134,9 @@ class RelaxedSamplingLayer(keras.layers.Layer):
     def current_temperature(self):
         """Returns the temperature `call` uses, as a float32 scalar tensor."""
         if self.learn_temperature:
-            raw = tf.convert_to_tensor(self.raw_temperature)
-            return self.min_learned_temperature + tf.nn.softplus(raw)
-        return tf.convert_to_tensor(self._temperature)
+            raw = ops.convert_to_tensor(self.raw_temperature)
+            return self.min_learned_temperature + ops.softplus(raw)
+        return ops.convert_to_tensor(self._temperature)
 
     def set_temperature(self, value):
         """Sets a fixed (non-learned) temperature, e.g. from a schedule.
@@ -165,18 +163,11 @@ class RelaxedSamplingLayer(keras.layers.Layer):
             raise ValueError(
                 invalid("temperature", "a scalar (the layer's temperature is "
                         "one value)", value))
-        self._temperature.assign(tf.cast(value, tf.float32))
+        self._temperature.assign(ops.cast(value, "float32"))
 
     def _next_seed(self):
-        """A fresh shape-[2] stateless seed; differs across replicas."""
-        seed = stateless_seed(self.seed_generator)
-        ctx = _replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            # Every replica advances the same generator state in lockstep, so
-            # without this all replicas would draw identical noise.
-            replica = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
-            seed = tf.random.experimental.stateless_fold_in(seed, replica)
-        return seed
+        """A fresh backend seed; differs across `tf.distribute` replicas."""
+        return backend.replica_fold_in(backend.draw_seed(self.seed_generator))
 
     def build(self, input_shape):
         self.built = True

@@ -1,7 +1,7 @@
 """The `GumbelSoftmax` layer: a categorical bottleneck for Keras models."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
 from keras_gumbel.ops import _checks
@@ -61,6 +61,7 @@ class GumbelSoftmax(RelaxedSamplingLayer):
       A tensor with the shape of `inputs`, in the layer's compute dtype.
 
     Example:
+    >>> import keras
     >>> model = keras.Sequential([
     ...     keras.Input((8,)),
     ...     keras.layers.Dense(4),
@@ -101,12 +102,14 @@ class GumbelSoftmax(RelaxedSamplingLayer):
 
     def _deterministic(self, inputs, temperature):
         logits = _checks.convert_logits(inputs)
-        axis = _checks.normalize_axis(self.axis, logits.shape.rank)
+        axis = _checks.normalize_axis(self.axis,
+                                      _checks.known_rank(logits, "logits"))
+        dtype = _checks.dtype_of(logits)
         if self.inference_mode == "argmax":
-            return one_hot_argmax(logits, axis, logits.dtype)
-        cdt = _checks.compute_dtype(logits.dtype)
-        scaled = tf.cast(logits, cdt) / tf.cast(temperature, cdt)
-        return tf.cast(tf.nn.softmax(scaled, axis=axis), logits.dtype)
+            return one_hot_argmax(logits, axis, dtype)
+        cdt = _checks.compute_dtype(dtype)
+        scaled = ops.cast(logits, cdt) / ops.cast(temperature, cdt)
+        return ops.cast(ops.softmax(scaled, axis=axis), dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,7 @@
 """The `RelaxedBernoulli` layer: element-wise binary stochastic units."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from keras_gumbel.layers._base import RelaxedSamplingLayer
 from keras_gumbel.ops import _checks
@@ -49,7 +49,8 @@ class RelaxedBernoulli(RelaxedSamplingLayer):
     Example:
     >>> layer = RelaxedBernoulli(temperature=0.5, hard=True,
     ...                          inference_mode="round")
-    >>> bits = layer(tf.zeros([2, 16]), training=True)  # 0/1, p = 0.5
+    >>> import numpy as np
+    >>> bits = layer(np.zeros([2, 16], "float32"), training=True)  # p = 0.5
 
     References:
       Maddison, Mnih, Teh. The Concrete Distribution: A Continuous
@@ -64,8 +65,9 @@ class RelaxedBernoulli(RelaxedSamplingLayer):
 
     def _deterministic(self, inputs, temperature):
         logits = _checks.convert_float_tensor(inputs, "logits")
+        dtype = _checks.dtype_of(logits)
         if self.inference_mode == "round":
-            return tf.cast(logits > 0, logits.dtype)
-        cdt = _checks.compute_dtype(logits.dtype)
-        scaled = tf.cast(logits, cdt) / tf.cast(temperature, cdt)
-        return tf.cast(tf.sigmoid(scaled), logits.dtype)
+            return ops.cast(logits > 0, dtype)
+        cdt = _checks.compute_dtype(dtype)
+        scaled = ops.cast(logits, cdt) / ops.cast(temperature, cdt)
+        return ops.cast(ops.sigmoid(scaled), dtype)

@@ -1,9 +1,11 @@
-"""Pure-TensorFlow ops for Gumbel noise and discrete relaxations.
+"""Backend-neutral ops for Gumbel noise and discrete relaxations.
 
-Every op takes `seed`: `None` (fresh noise on every call, also inside
-`tf.function` and XLA), a Python int (the same noise on every call), a
-shape-[2] integer tensor (a TF stateless seed), or a
-`keras.random.SeedGenerator` (advances on every call).
+The ops take and return the tensors of the active Keras backend
+(TensorFlow, JAX or PyTorch; NumPy input accepted). Every op takes `seed`:
+`None` (fresh noise on every call; on TensorFlow also inside `tf.function`
+and XLA; on JAX not possible inside `jit`), a Python int (the same noise on
+every call), a shape-[2] integer tensor, a `keras.random.SeedGenerator`
+(advances on every call) or, on TensorFlow, a `tf.random.Generator`.
 """
 
 from keras_gumbel.ops.gumbel import gumbel_cdf, gumbel_log_prob, sample_gumbel

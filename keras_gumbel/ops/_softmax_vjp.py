@@ -11,16 +11,17 @@ The second form uses `s = log(y) + const` and `sum(ds) = 0`, so it needs
 only `y`; `y log y` is `xlogy(y, y)`, which is 0 where `y` underflows to 0.
 """
 
-import tensorflow as tf
+from keras import ops
+
+from keras_gumbel import backend
 
 
 def softmax_vjp(y, upstream, axis):
     """Returns `(ds, centred)`: the gradient w.r.t. `s`, and `u - sum(y u)`."""
-    centred = upstream - tf.reduce_sum(upstream * y, axis, keepdims=True)
+    centred = upstream - ops.sum(upstream * y, axis, keepdims=True)
     return y * centred, centred
 
 
 def temperature_vjp(y, centred, axis, tau):
     """The gradient w.r.t. `tau`, summed over `axis` (kept, size 1)."""
-    return -tf.reduce_sum(tf.math.xlogy(y, y) * centred, axis,
-                          keepdims=True) / tau
+    return -ops.sum(backend.xlogy(y, y) * centred, axis, keepdims=True) / tau

@@ -14,9 +14,10 @@ References:
   Straight-Through and Beyond. NeurIPS 2023.
 """
 
-import tensorflow as tf
+from keras import ops
 
-from keras_gumbel.ops._seed import RNG_ALG, uniform_noise
+from keras_gumbel import backend
+from keras_gumbel.ops._checks import dtype_of
 from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
@@ -31,20 +32,19 @@ def hard_sample(x, g, tau, tau_is_number, axis, seed, estimator, samples):
         against `x` (size 1 at `axis`).
       tau_is_number: whether `tau` is a Python float.
       axis: the non-negative category axis.
-      seed: the shape-[2] int64 stateless seed that produced `g`; Gumbel-Rao
-        derives its conditional noise from it.
+      seed: the backend seed that produced `g`; Gumbel-Rao derives its
+        conditional noise from it.
       estimator: `"gumbel_rao"` or `"reinmax"`.
       samples: the number of conditional draws for `"gumbel_rao"`.
 
     Returns:
       The exact one-hot sample, dtype of `x`.
     """
-    d = one_hot_argmax(x + g, axis, x.dtype)
+    d = one_hot_argmax(x + g, axis, dtype_of(x))
     if estimator == "gumbel_rao":
-        # A seed derived deterministically from the sample's seed (int64
-        # data keeps 64 random bits; Philox named as in `_seed`).
-        noise_seed = tf.random.experimental.stateless_fold_in(
-            seed, tf.constant(1, tf.int64), alg=RNG_ALG)
+        # A seed derived deterministically from the sample's seed (hashed,
+        # not added: see `keras_gumbel.backend`).
+        noise_seed = backend.fold_in(seed, 1)
         return gumbel_rao(x, d, tau, tau_is_number, axis, noise_seed, samples)
     if estimator == "reinmax":
         return reinmax(x, d, tau, axis)
@@ -71,22 +71,22 @@ def conditional_gumbel(x, d, axis, samples, seed):
       x: logits, float32 or float64, with `d` a one-hot tensor like `x`.
       axis: the non-negative category axis of `x`.
       samples: K, the number of draws, stacked on a new leading axis.
-      seed: a shape-[2] int stateless seed.
+      seed: a backend seed.
 
     Returns:
       A finite tensor of shape `[K] + shape(x)`, dtype of `x`.
     """
-    shape = tf.concat([[samples], tf.shape(x)], 0)
+    shape = backend.shape_of(x, leading=(samples,))
     # E = -log(u) with u in [tiny, 1): 0 < E <= 88 (float32), log(E) finite.
-    e = -tf.math.log(uniform_noise(shape, seed, x.dtype))
+    e = -ops.log(backend.uniform(shape, seed, dtype_of(x)))
     top = d > 0
-    e_top = tf.reduce_sum(tf.where(top, e, 0.0), axis + 1, keepdims=True)
-    log_pi_top = tf.reduce_sum(
-        tf.where(top, tf.nn.log_softmax(x, axis=axis), 0.0), axis,
+    e_top = ops.sum(ops.where(top, e, 0.0), axis + 1, keepdims=True)
+    log_pi_top = ops.sum(
+        ops.where(top, ops.log_softmax(x, axis=axis), 0.0), axis,
         keepdims=True)
-    g_top = -tf.math.log(e_top) - log_pi_top
-    return tf.where(top, g_top,
-                    -tf.math.log(e + e_top * tf.nn.softmax(x, axis=axis)))
+    g_top = -ops.log(e_top) - log_pi_top
+    return ops.where(top, g_top,
+                     -ops.log(e + e_top * ops.softmax(x, axis=axis)))
 
 
 def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
@@ -121,40 +121,33 @@ def gumbel_rao(x, d, tau, tau_is_number, axis, seed, samples):
 
     def relaxed(x, inv_tau):
         noise = conditional_gumbel(x, d, axis, samples, seed)
-        return tf.nn.softmax((x + noise) * inv_tau, axis=k_axis)
+        return ops.softmax((x + noise) * inv_tau, axis=k_axis)
 
     if tau_is_number:
         inv_tau = 1.0 / tau
 
-        @tf.custom_gradient
+        @backend.custom_gradient
         def sample(x):
             y = relaxed(x, inv_tau)
 
             def grad(upstream):
                 ds, _ = softmax_vjp(y, upstream, k_axis)
-                return tf.reduce_mean(ds, 0) * inv_tau
+                return ops.mean(ds, 0) * inv_tau
 
-            return tf.identity(d), grad
+            return ops.copy(d), grad
 
         return sample(x)
 
-    # Broadcast tau to the logits' shape with `axis` of size 1, so that the
-    # gradient below has tau's shape after the mean over K; broadcast_to's
-    # own gradient sums it back to the shape the caller gave.
-    shape = tf.shape(x)
-    reduced = tf.concat([shape[:axis], [1], shape[axis + 1:]], 0)
-    tau = tf.broadcast_to(tau, reduced)
-
-    @tf.custom_gradient
+    @backend.custom_gradient
     def sample_with_tau(x, tau):
         y = relaxed(x, 1.0 / tau)
 
         def grad(upstream):
             ds, centred = softmax_vjp(y, upstream, k_axis)
-            dtau = tf.reduce_mean(temperature_vjp(y, centred, k_axis, tau), 0)
-            return tf.reduce_mean(ds, 0) / tau, dtau
+            dtau = ops.mean(temperature_vjp(y, centred, k_axis, tau), 0)
+            return ops.mean(ds, 0) / tau, backend.sum_to_shape(dtau, tau)
 
-        return tf.identity(d), grad
+        return ops.copy(d), grad
 
     return sample_with_tau(x, tau)
 
@@ -183,20 +176,20 @@ def reinmax(x, d, tau, axis):
       `d`, with the ReinMax gradient to `x`.
     """
     if not isinstance(tau, float):
-        tau = tf.stop_gradient(tau)
+        tau = ops.stop_gradient(tau)
 
     def jacobian_product(p, v):
         pv = p * v
-        return pv - p * tf.reduce_sum(pv, axis, keepdims=True)
+        return pv - p * ops.sum(pv, axis, keepdims=True)
 
-    @tf.custom_gradient
+    @backend.custom_gradient
     def sample(x):
         def grad(upstream):
-            pi0 = tf.nn.softmax(x, axis=axis)
-            pi1 = 0.5 * (tf.nn.softmax(x / tau, axis=axis) + d)
+            pi0 = ops.softmax(x, axis=axis)
+            pi1 = 0.5 * (ops.softmax(x / tau, axis=axis) + d)
             return (jacobian_product(pi1, 2.0 * upstream)
                     + jacobian_product(pi0, -0.5 * upstream))
 
-        return tf.identity(d), grad
+        return ops.copy(d), grad
 
     return sample(x)

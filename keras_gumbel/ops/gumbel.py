@@ -1,9 +1,14 @@
 """The Gumbel distribution: sampling, log-density and CDF."""
 
-import tensorflow as tf
+import keras
+import numpy as np
+from keras import ops
 
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks
-from keras_gumbel.ops._seed import stateless_seed, uniform_noise
+from keras_gumbel.ops._seed import stateless_seed
+
+__all__ = ["gumbel_cdf", "gumbel_log_prob", "sample_gumbel"]
 
 
 def gumbel_noise(shape, seed, dtype):
@@ -12,11 +17,7 @@ def gumbel_noise(shape, seed, dtype):
     `u` lies in [tiny, 1) so both logarithms are finite: the values lie in
     about [-4.5, 15.9] in float32 and [-6.6, 36.0] in float64.
     """
-    u = uniform_noise(shape, seed, dtype)
-    # `xlogy(-1, u)` is `-log(u)` bit for bit, in one kernel instead of two
-    # (`log`, then `neg`) when not compiled with XLA. The outer negation
-    # costs nothing in `x + g`: grappler rewrites `x + (-a)` as `x - a`.
-    return -tf.math.log(tf.math.xlogy(tf.constant(-1.0, dtype), u))
+    return backend.gumbel_noise(shape, seed, dtype)
 
 
 def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
@@ -40,17 +41,23 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
     Example:
     >>> g = sample_gumbel([2, 3], seed=1)
     """
-    dtype = tf.as_dtype(dtype)
-    if not dtype.is_floating:
+    try:
+        dtype = keras.backend.standardize_dtype(dtype)
+    except ValueError:
+        dtype = str(dtype)
+    if dtype not in _checks.FLOAT_DTYPES:
         raise TypeError(
             f"Invalid value received for argument `dtype`. Expected a "
-            f"floating-point dtype. Received: dtype={dtype.name}")
+            f"floating-point dtype. Received: dtype={dtype}")
     _checks.check_positive_finite(scale, "scale")
     cdt = _checks.compute_dtype(dtype)
+    if backend.NAME != "tensorflow":  # TF also takes a dynamic shape.
+        shape = tuple(int(d) for d in np.reshape(ops.convert_to_numpy(shape),
+                                                 [-1]))
     g = gumbel_noise(shape, stateless_seed(seed), cdt)
     loc = _checks.to_dtype(loc, cdt)
     scale = _checks.to_dtype(scale, cdt)
-    return tf.cast(loc + scale * g, dtype)
+    return ops.cast(loc + scale * g, dtype)
 
 
 def _standardize(x, loc, scale):
@@ -59,7 +66,7 @@ def _standardize(x, loc, scale):
     cdt = _checks.compute_dtype(x.dtype)
     loc = _checks.to_dtype(loc, cdt)
     scale = _checks.to_dtype(scale, cdt)
-    return x.dtype, (tf.cast(x, cdt) - loc) / scale, scale
+    return x.dtype, (ops.cast(x, cdt) - loc) / scale, scale
 
 
 def gumbel_log_prob(x, loc=0.0, scale=1.0):
@@ -79,7 +86,7 @@ def gumbel_log_prob(x, loc=0.0, scale=1.0):
       `tfp.distributions.Gumbel(loc, scale).log_prob(x)`.
     """
     dtype, z, scale = _standardize(x, loc, scale)
-    return tf.cast(-(z + tf.exp(-z)) - tf.math.log(scale), dtype)
+    return ops.cast(-(z + ops.exp(-z)) - ops.log(scale), dtype)
 
 
 def gumbel_cdf(x, loc=0.0, scale=1.0):
@@ -95,4 +102,4 @@ def gumbel_cdf(x, loc=0.0, scale=1.0):
       `tfp.distributions.Gumbel(loc, scale).cdf(x)`.
     """
     dtype, z, _ = _standardize(x, loc, scale)
-    return tf.cast(tf.exp(-tf.exp(-z)), dtype)
+    return ops.cast(ops.exp(-ops.exp(-z)), dtype)

@@ -1,11 +1,13 @@
 """The Gumbel-Max trick: exact categorical samples as one-hot vectors."""
 
-import tensorflow as tf
+from keras import ops
 
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks
 from keras_gumbel.ops._seed import stateless_seed
 from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import one_hot_argmax
+
+__all__ = ["gumbel_max"]
 
 
 def gumbel_max(logits, axis=-1, seed=None):
@@ -26,10 +28,13 @@ def gumbel_max(logits, axis=-1, seed=None):
       gradient; use `gumbel_softmax(..., hard=True)` for one that does.
 
     Example:
-    >>> gumbel_max(tf.math.log([[0.2, 0.3, 0.5]]), seed=0)
+    >>> import numpy as np
+    >>> d = gumbel_max(np.log([[0.2, 0.3, 0.5]]), seed=0)
     """
     logits = _checks.convert_logits(logits)
-    axis = _checks.normalize_axis(axis, logits.shape.rank)
-    x = tf.cast(logits, _checks.compute_dtype(logits.dtype))
-    z = x + gumbel_noise(tf.shape(x), stateless_seed(seed), x.dtype)
-    return tf.stop_gradient(one_hot_argmax(z, axis, logits.dtype))
+    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
+    x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
+    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed),
+                         _checks.dtype_of(x))
+    return ops.stop_gradient(backend.one_hot_argmax(z, axis,
+                                                     _checks.dtype_of(logits)))

@@ -1,13 +1,19 @@
 """The Gumbel-Softmax (Concrete) relaxation: samples and log-density."""
 
-import tensorflow as tf
+import math
 
+from keras import ops
+
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks, estimators
 from keras_gumbel.ops._seed import stateless_seed
 from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
 from keras_gumbel.ops.gumbel import gumbel_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
+__all__ = ["ESTIMATORS", "gumbel_softmax", "gumbel_softmax_log_prob"]
+
+#: The gradient estimators of `gumbel_softmax(..., hard=True)`.
 ESTIMATORS = ("straight_through", "gumbel_rao", "reinmax")
 
 
@@ -42,13 +48,15 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
       axis: the axis of the categories.
       seed: None, int, shape-[2] int tensor or `keras.random.SeedGenerator`.
       estimator: gradient estimator for `hard=True`.
-      estimator_samples: number of conditional draws for `"gumbel_rao"`.
+      estimator_samples: number of conditional draws for `"gumbel_rao"`
+        (must stay 1 for the other estimators).
 
     Returns:
       A tensor with the shape and dtype of `logits`.
 
     Example:
-    >>> logits = tf.math.log([[0.1, 0.6, 0.3]])
+    >>> import numpy as np
+    >>> logits = np.log([[0.1, 0.6, 0.3]]).astype("float32")
     >>> y = gumbel_softmax(logits, temperature=0.5, seed=0)  # on the simplex
     >>> d = gumbel_softmax(logits, hard=True, seed=0)  # one-hot
 
@@ -57,23 +65,22 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
       ICLR 2017. Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
     logits = _checks.convert_logits(logits)
-    rank = logits.shape.rank
+    rank = _checks.known_rank(logits, "logits")
     axis = _checks.normalize_axis(axis, rank)
     hard = _checks.check_bool(hard, "hard")
     _checks.check_estimator(estimator, estimator_samples, ESTIMATORS, hard)
     cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(temperature, cdt,
-                                                     logits.shape,
-                                                     axis)
+    tau, tau_is_number = _checks.convert_temperature(
+        temperature, cdt, tuple(logits.shape), axis)
     seed = stateless_seed(seed)
-    x = tf.cast(logits, cdt)
-    g = gumbel_noise(tf.shape(x), seed, cdt)
+    x = ops.cast(logits, cdt)
+    g = gumbel_noise(backend.shape_of(x), seed, cdt)
     if hard and estimator != "straight_through":
         y = estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
                                    estimator, estimator_samples)
-        return tf.cast(y, logits.dtype)
-    y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
-    return tf.cast(y, logits.dtype)
+    else:
+        y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
+    return ops.cast(y, logits.dtype)
 
 
 def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
@@ -89,16 +96,16 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
         z = x + g
         # `z * 1.0 == z`: skip a full element-wise pass at the default tau.
         s = z if inv_tau is None else z * inv_tau
-        y = tf.nn.softmax(s, axis=axis)
+        y = ops.softmax(s, axis=axis)
         # `z`, not `y`: the argmax of `y` could tie after rounding where the
         # exact Gumbel-Max index `argmax(z)` does not.
-        out = one_hot_argmax(z, axis, z.dtype) if hard else y
+        out = one_hot_argmax(z, axis, _checks.dtype_of(z)) if hard else y
         return y, out
 
     if tau_is_number:
         inv_tau = None if tau == 1.0 else 1.0 / tau
 
-        @tf.custom_gradient
+        @backend.custom_gradient
         def sample(x):
             y, out = forward(x, inv_tau)
 
@@ -110,24 +117,18 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
 
         return sample(x)
 
-    @tf.custom_gradient
+    @backend.custom_gradient
     def sample_with_tau(x, tau):
         y, out = forward(x, 1.0 / tau)
 
         def grad(upstream):
             ds, centred = softmax_vjp(y, upstream, axis)
             dtau = temperature_vjp(y, centred, axis, tau)
-            return ds / tau, _sum_to_shape(dtau, tf.shape(tau))
+            return ds / tau, backend.sum_to_shape(dtau, tau)
 
         return out, grad
 
     return sample_with_tau(x, tau)
-
-
-def _sum_to_shape(grad, shape):
-    """Sums a broadcast gradient back to `shape` (as TF does for `a * b`)."""
-    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=shape, s1=tf.shape(grad))
-    return tf.reshape(tf.reduce_sum(grad, axes), shape)
 
 
 def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
@@ -157,22 +158,27 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     """
     logits = _checks.convert_logits(logits)
     y = _checks.convert_float_tensor(y, "y")
-    if y.shape.rank is None:
-        raise ValueError(_checks.unknown_rank("y", "a tensor of known rank"))
-    rank = logits.shape.rank
+    y_rank = _checks.known_rank(y, "y")
+    rank = _checks.known_rank(logits, "logits")
     axis = _checks.normalize_axis(axis, rank)
     # The same axis counted in the broadcast of `y` (which may carry sample
     # dimensions in front) and `logits`.
-    y_axis = axis + max(y.shape.rank - rank, 0)
-    cdt = tf.float64 if tf.float64 in (y.dtype, logits.dtype) else tf.float32
-    tau, _ = _checks.convert_temperature(temperature, cdt, logits.shape, axis)
-    log_pi = tf.nn.log_softmax(tf.cast(logits, cdt), axis=axis)
-    log_y = tf.math.log(tf.cast(y, cdt))
-    k = tf.cast(tf.shape(log_pi)[axis], cdt)
-    log_tau = tf.math.log(_checks.to_dtype(tau, cdt))
-    log_p = (tf.math.lgamma(k) + (k - 1.0) * log_tau
-             + tf.reduce_sum(log_pi - (tau + 1.0) * log_y, y_axis,
-                             keepdims=True)
-             - k * tf.reduce_logsumexp(log_pi - tau * log_y, y_axis,
-                                       keepdims=True))
-    return tf.cast(tf.squeeze(log_p, y_axis), logits.dtype)
+    y_axis = axis + max(y_rank - rank, 0)
+    cdt = _checks.common_compute_dtype(y, logits)
+    tau, _ = _checks.convert_temperature(temperature, cdt,
+                                         tuple(logits.shape), axis)
+    log_pi = ops.log_softmax(ops.cast(logits, cdt), axis=axis)
+    log_y = ops.log(ops.cast(y, cdt))
+    k = logits.shape[axis]
+    if k is None:  # Only TensorFlow graphs have unknown dimensions.
+        import tensorflow as tf
+
+        k = tf.cast(tf.shape(logits)[axis], cdt)
+        lgamma_k = tf.math.lgamma(k)
+    else:
+        lgamma_k = math.lgamma(k)
+    log_tau = ops.log(_checks.to_dtype(tau, cdt))
+    log_p = (lgamma_k + (k - 1.0) * log_tau
+             + ops.sum(log_pi - (tau + 1.0) * log_y, y_axis, keepdims=True)
+             - k * ops.logsumexp(log_pi - tau * log_y, y_axis, keepdims=True))
+    return ops.cast(ops.squeeze(log_p, y_axis), logits.dtype)

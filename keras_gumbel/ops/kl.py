@@ -1,8 +1,10 @@
 """KL divergence of a categorical distribution to the uniform prior."""
 
-import tensorflow as tf
+from keras import ops
 
 from keras_gumbel.ops import _checks
+
+__all__ = ["categorical_kl_uniform"]
 
 
 def categorical_kl_uniform(logits, axis=-1):
@@ -21,15 +23,16 @@ def categorical_kl_uniform(logits, axis=-1):
       One KL value (in nats) per distribution, dtype of `logits`.
 
     Example:
-    >>> categorical_kl_uniform(tf.zeros([2, 5]))  # [0., 0.]
+    >>> import numpy as np
+    >>> kl = categorical_kl_uniform(np.zeros([2, 5], "float32"))  # [0., 0.]
     """
     logits = _checks.convert_logits(logits)
-    axis = _checks.normalize_axis(axis, logits.shape.rank)
-    x = tf.cast(logits, _checks.compute_dtype(logits.dtype))
-    log_q = tf.nn.log_softmax(x, axis=axis)
-    k = tf.cast(tf.shape(x)[axis], x.dtype)
-    q = tf.exp(log_q)
+    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
+    x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
+    log_q = ops.log_softmax(x, axis=axis)
+    k = ops.cast(ops.shape(x)[axis], x.dtype)
+    q = ops.exp(log_q)
     # Where q = 0 (-inf logits) use 0 for log q: 0 * -inf would be NaN, in
     # the value and in the gradient.
-    neg_entropy = tf.reduce_sum(q * tf.where(q > 0, log_q, 0.0), axis)
-    return tf.cast(neg_entropy + tf.math.log(k), logits.dtype)
+    neg_entropy = ops.sum(q * ops.where(q > 0, log_q, 0.0), axis)
+    return ops.cast(neg_entropy + ops.log(k), logits.dtype)

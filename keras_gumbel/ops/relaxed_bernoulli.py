@@ -1,10 +1,13 @@
 """The binary Concrete (relaxed Bernoulli) distribution."""
 
-import tensorflow as tf
+from keras import ops
 
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks
-from keras_gumbel.ops._seed import stateless_seed, uniform_noise
+from keras_gumbel.ops._seed import stateless_seed
 from keras_gumbel.ops.straight_through import replace_forward
+
+__all__ = ["relaxed_bernoulli", "relaxed_bernoulli_log_prob"]
 
 
 def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
@@ -30,31 +33,34 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
       (0, 1); it may round to 0 or 1 at small temperatures).
 
     Example:
-    >>> relaxed_bernoulli(tf.zeros([4]), temperature=0.5, seed=0)
+    >>> import numpy as np
+    >>> y = relaxed_bernoulli(np.zeros([4], "float32"), temperature=0.5,
+    ...                       seed=0)
 
     References:
       Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
-    logits = _known_rank(_checks.convert_float_tensor(logits, "logits"))
+    logits = _checks.convert_float_tensor(logits, "logits")
+    _checks.known_rank(logits, "logits")
     hard = _checks.check_bool(hard, "hard")
     cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(temperature, cdt,
-                                                     logits.shape, None)
-    x = tf.cast(logits, cdt)
-    u = uniform_noise(tf.shape(x), stateless_seed(seed), cdt)
+    tau, tau_is_number = _checks.convert_temperature(
+        temperature, cdt, tuple(logits.shape), None)
+    x = ops.cast(logits, cdt)
+    u = backend.uniform(backend.shape_of(x), stateless_seed(seed), cdt)
     # Logistic noise; u in [tiny, 1 - eps] keeps both logarithms finite.
-    z = x + (tf.math.log(u) - tf.math.log1p(-u))
+    z = x + (ops.log(u) - ops.log1p(-u))
     if tau_is_number:
         s = z / tau
     else:
         # Where z = +-inf (logits +-inf) the gradient of z / tau w.r.t. tau
         # would be 0 * inf = NaN; divide only finite values.
-        finite = tf.math.is_finite(z)
-        s = tf.where(finite, tf.where(finite, z, 0.0) / tau, z)
-    y = tf.sigmoid(s)
+        finite = ops.isfinite(z)
+        s = ops.where(finite, ops.where(finite, z, 0.0) / tau, z)
+    y = ops.sigmoid(s)
     if hard:
-        y = replace_forward(y, tf.cast(z > 0, cdt))
-    return tf.cast(y, logits.dtype)
+        y = replace_forward(y, ops.cast(z > 0, cdt))
+    return ops.cast(y, logits.dtype)
 
 
 def relaxed_bernoulli_log_prob(y, logits, temperature):
@@ -76,21 +82,15 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
       `tfp.distributions.RelaxedBernoulli(temperature, logits=logits)
       .log_prob(y)`.
     """
-    logits = _known_rank(_checks.convert_float_tensor(logits, "logits"))
+    logits = _checks.convert_float_tensor(logits, "logits")
+    _checks.known_rank(logits, "logits")
     y = _checks.convert_float_tensor(y, "y")
-    cdt = tf.float64 if tf.float64 in (y.dtype, logits.dtype) else tf.float32
-    tau, _ = _checks.convert_temperature(temperature, cdt, logits.shape, None)
-    y = tf.cast(y, cdt)
-    log_y, log1m_y = tf.math.log(y), tf.math.log1p(-y)
-    z = tau * (log_y - log1m_y) - tf.cast(logits, cdt)
-    log_p = (tf.math.log(_checks.to_dtype(tau, cdt)) - z - 2.0 * tf.nn.softplus(-z)
-             - log_y - log1m_y)
-    return tf.cast(log_p, logits.dtype)
-
-
-def _known_rank(logits):
-    """Element-wise ops take any rank, but it must be known statically."""
-    if logits.shape.rank is None:
-        raise ValueError(
-            _checks.unknown_rank("logits", "a tensor of known rank"))
-    return logits
+    cdt = _checks.common_compute_dtype(y, logits)
+    tau, _ = _checks.convert_temperature(temperature, cdt,
+                                         tuple(logits.shape), None)
+    y = ops.cast(y, cdt)
+    log_y, log1m_y = ops.log(y), ops.log1p(-y)
+    z = tau * (log_y - log1m_y) - ops.cast(logits, cdt)
+    log_p = (ops.log(_checks.to_dtype(tau, cdt)) - z
+             - 2.0 * ops.softplus(-z) - log_y - log1m_y)
+    return ops.cast(log_p, logits.dtype)

@@ -1,9 +1,11 @@
 """The straight-through estimator: a hard forward value, an identity gradient."""
 
-import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from keras_gumbel import backend
 from keras_gumbel.ops import _checks
+
+__all__ = ["straight_through"]
 
 
 def one_hot_argmax(z, axis, dtype):
@@ -11,19 +13,7 @@ def one_hot_argmax(z, axis, dtype):
 
     Exactly one entry is 1 even when values tie (the first maximum wins).
     """
-    if z.dtype in (tf.float16, tf.bfloat16):
-        z = tf.cast(z, tf.float32)
-    index = tf.argmax(z, axis=axis, output_type=tf.int32)
-    hit = tf.one_hot(index, tf.shape(z)[axis], on_value=True, off_value=False,
-                     axis=axis)
-    # `z > inf` is always False, so `hit` is unchanged. It is there for XLA:
-    # with the arg-max as the only reader of `z`, XLA fuses the computation
-    # of `z` (noise generation, logarithms) into the row-wise arg-max loop,
-    # which it runs unvectorized on one thread, 3x slower than computing `z`
-    # in its own loop; a second, element-wise reader makes XLA compute `z`
-    # once in its own loop. (Measured: README "Speed"; it costs about 5% on
-    # a hard forward pass without XLA.)
-    return tf.cast(hit | (z > np.inf), dtype)
+    return backend.one_hot_argmax(z, axis, dtype)
 
 
 def replace_forward(y, value):
@@ -33,12 +23,12 @@ def replace_forward(y, value):
     `value` (that expression may round, giving 0.99999994 instead of 1).
     """
 
-    @tf.custom_gradient
+    @backend.custom_gradient
     def _replace(y):
         def grad(upstream):
             return upstream
 
-        return tf.identity(value), grad
+        return ops.copy(value), grad
 
     return _replace(y)
 
@@ -56,9 +46,10 @@ def straight_through(y, axis=-1):
       gradient is passed to `y` unchanged.
 
     Example:
-    >>> y = tf.constant([[0.2, 0.7, 0.1]])
-    >>> straight_through(y)  # [[0., 1., 0.]], d out / d y = identity
+    >>> import numpy as np
+    >>> d = straight_through(np.array([[0.2, 0.7, 0.1]], "float32"))
+    >>> # d == [[0., 1., 0.]]; d out / d y = identity
     """
     y = _checks.convert_logits(y, "y")
-    axis = _checks.normalize_axis(axis, y.shape.rank)
-    return replace_forward(y, one_hot_argmax(y, axis, y.dtype))
+    axis = _checks.normalize_axis(axis, _checks.known_rank(y, "y"))
+    return replace_forward(y, one_hot_argmax(y, axis, _checks.dtype_of(y)))

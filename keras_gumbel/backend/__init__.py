@@ -1,0 +1,47 @@
+"""The thin seam between the package's math and the Keras backend.
+
+Everything in `keras_gumbel.ops` and `keras_gumbel.layers` is written once
+with `keras.ops`. What truly differs between TensorFlow, JAX and PyTorch
+lives in one small module per backend with the same function names, chosen
+once at import from `keras.backend.backend()` (as Keras chooses its own):
+
+- seeds: turning the `seed` argument into the backend's seed, deriving a
+  seed from another (`fold_in`), folding in the replica id;
+- noise: uniform draws in `[tiny, 1)` and standard Gumbel noise;
+- `custom_gradient`, with one convention on every backend: the function
+  returns `(output, grad)` and `grad(upstream)` returns one gradient per
+  input (a tuple when there are several);
+- static information: ranks, constant values, dynamic shapes;
+- the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`).
+
+On JAX and PyTorch nothing here imports TensorFlow.
+"""
+
+import keras
+
+NAME = keras.backend.backend()
+
+if NAME == "tensorflow":
+    from keras_gumbel.backend import tensorflow as _impl
+elif NAME == "jax":
+    from keras_gumbel.backend import jax as _impl
+elif NAME == "torch":
+    from keras_gumbel.backend import torch as _impl
+else:
+    raise ImportError(
+        f"keras_gumbel supports the Keras backends 'tensorflow', 'jax' and "
+        f"'torch'. Received: KERAS_BACKEND={NAME!r}")
+
+custom_gradient = _impl.custom_gradient
+draw_seed = _impl.draw_seed
+fold_in = _impl.fold_in
+gumbel_noise = _impl.gumbel_noise
+is_variable = _impl.is_variable
+one_hot_argmax = _impl.one_hot_argmax
+replica_fold_in = _impl.replica_fold_in
+shape_of = _impl.shape_of
+static_rank = _impl.static_rank
+static_value = _impl.static_value
+sum_to_shape = _impl.sum_to_shape
+uniform = _impl.uniform
+xlogy = _impl.xlogy
