@@ -13,22 +13,22 @@ __all__ = ["TemperatureScheduler"]
 class TemperatureScheduler(keras.callbacks.Callback):
     """Sets the temperature of Gumbel layers from a schedule during `fit`.
 
-    Before each training batch the callback computes
-    `tau = schedule(global_step)` and assigns it to the `temperature`
-    variable of every `GumbelSoftmax` and `RelaxedBernoulli` layer of the
-    model (found recursively: nested models, layers held by subclassed models
-    and layers), or of the `layers` given. Compiled train steps
-    (`jit_compile=True` or not, under any `tf.distribute` strategy) read the
-    variable, so they see each new value, like `LearningRateScheduler` and the
-    learning rate.
+    Before each training batch the callback computes `tau = schedule(step)`
+    and assigns it to the `temperature` variable of every `GumbelSoftmax` and
+    `RelaxedBernoulli` layer of the model (found recursively: nested models,
+    layers held by subclassed models and layers), or of the `layers` given.
+    Compiled train steps (`jit_compile=True` or not, on every backend, under
+    any `tf.distribute` strategy) read the variable, so they see each new
+    value, like `LearningRateScheduler` and the learning rate.
 
-    ```
-    global_step = epoch * steps_per_epoch + batch
-    ```
-    when the number of steps per epoch is known (`fit` with arrays, a dataset
-    of known length, or `steps_per_epoch`), so a `fit` resumed with
-    `initial_epoch` continues the schedule where it stopped. When it is not
-    known, the step is counted from 0 in each `fit` call. With
+    `step` is the optimizer's step counter `model.optimizer.iterations` at
+    the start of the batch: the clock of Keras' learning-rate schedules. It
+    is saved with the optimizer in `.keras` files, weights files,
+    checkpoints and `keras.callbacks.BackupAndRestore` backups, so a resumed,
+    reloaded or preempted run continues its schedule, on a dataset of any or
+    unknown length, and a second `fit` call continues where the first one
+    stopped. (A fresh model started with `initial_epoch=5` starts its
+    schedule at step 0: its optimizer has taken no step.) With
     `steps_per_execution=n` the temperature is set once per `n` steps, from
     the first step's number.
 
@@ -84,10 +84,6 @@ class TemperatureScheduler(keras.callbacks.Callback):
         self.temperature = None  # of the last batch that ran
         self._assigned = None
         self._targets = []
-        self._epoch = 0
-        self._steps_per_epoch = None
-        self._epoch_offset = 0
-        self._last_batch = -1
 
     def on_train_begin(self, logs=None):
         if self.layers is not None:
@@ -102,19 +98,12 @@ class TemperatureScheduler(keras.callbacks.Callback):
                 )
             for layer in self._targets:
                 _check_schedulable(layer, "model")
-        steps = (self.params or {}).get("steps")
-        self._steps_per_epoch = steps if steps else None
-        self._epoch_offset = 0
-        self._last_batch = -1
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self._steps_per_epoch is not None:
-            step = self._epoch * self._steps_per_epoch + batch
-        else:
-            step = self._epoch_offset + batch
+        # `self.model`, not `self._model`: on JAX, reading it syncs the
+        # training state into the variables, and fit then reads the state
+        # back from them, so the temperature assigned here reaches the step.
+        step = training_step(self.model)
         value = self.schedule(step)
         try:
             temperature = float(value)
@@ -136,26 +125,45 @@ class TemperatureScheduler(keras.callbacks.Callback):
         self._assigned = temperature
 
     def on_train_batch_end(self, batch, logs=None):
-        self._last_batch = batch
         self.temperature = self._assigned
         if logs is not None:
             logs["temperature"] = self.temperature
 
     def on_epoch_end(self, epoch, logs=None):
-        self._epoch_offset += self._last_batch + 1
-        self._last_batch = -1
         if self.temperature is None:
             return
         if self._assigned != self.temperature:
             # A dataset of unknown length: `fit` announced one more batch
             # before finding the data exhausted. Keep the temperature of the
             # last batch that ran, so evaluation and the next epoch see it.
+            self.model  # On JAX: sync the state before assigning.
             self._assign(self.temperature)
         if logs is not None:
             logs["temperature"] = self.temperature
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: TemperatureScheduler set the "
                   f"temperature to {self.temperature:.6g}.")
+
+
+def training_step(model):
+    """The optimizer's step counter of a compiled model, as a Python int.
+
+    Args:
+      model: a compiled Keras model (or anything with
+        `optimizer.iterations`).
+
+    Returns:
+      The number of training steps the optimizer has taken, restored with
+      its variables from `.keras` files, checkpoints and backups.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    iterations = getattr(optimizer, "iterations", None)
+    if iterations is None:
+        raise ValueError(
+            f"TemperatureScheduler needs a compiled model with an optimizer "
+            f"(its step counter is the schedule's clock). Received a model "
+            f"whose optimizer is {optimizer!r}.")
+    return int(keras.ops.convert_to_numpy(iterations))
 
 
 def find_gumbel_layers(root):

@@ -56,9 +56,11 @@ def annealed_model(jit_compile):
     """The statistic's model: the layer is nested one level deep."""
     inner = keras.Sequential([kg.layers.GumbelSoftmax(temperature=1.0,
                                                       seed=1)])
-    model = keras.Sequential([keras.Input((K,)), inner])
-    # No trainable weight: the optimizer has nothing to do, only the
+    # Zero logits that a zero learning rate keeps at zero: the optimizer
+    # counts steps (the schedule's clock) but changes nothing, so only the
     # temperature changes between steps.
+    dense = keras.layers.Dense(K, kernel_initializer="zeros")
+    model = keras.Sequential([keras.Input((K,)), dense, inner])
     model.compile(optimizer=keras.optimizers.SGD(0.0),
                   loss=max_probability_loss, jit_compile=jit_compile)
     return model
@@ -73,7 +75,6 @@ class LogRecorder(keras.callbacks.Callback):
         self.batch_logs.append(dict(logs))
 
 
-@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_temperature_takes_effect_inside_compiled_fit(jit_compile):
     model = annealed_model(jit_compile)
@@ -109,8 +110,8 @@ def test_global_step_known_steps_and_resume():
     assert history.history["temperature"] == [1 / 3, 1 / 6]
     values = [logs["temperature"] for logs in recorder.batch_logs]
     assert values == [1 / (1 + s) for s in range(6)]
-    # Resuming with initial_epoch (a new callback, as after a restart)
-    # continues the schedule.
+    # A second fit (a new callback, as after a restart) continues the
+    # schedule from the optimizer's step counter.
     history = model.fit(x, y, batch_size=4, epochs=4, initial_epoch=2,
                         verbose=0, callbacks=[TemperatureScheduler(schedule)])
     assert steps[6:] == [6, 7, 8, 9, 10, 11]
@@ -120,7 +121,7 @@ def test_global_step_known_steps_and_resume():
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")
 @pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
-def test_global_step_unknown_steps_counts_from_zero():
+def test_unknown_length_dataset_continues_across_fit_calls():
     model = small_model()
     # `filter` hides the cardinality, so fit does not know the steps.
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -131,15 +132,43 @@ def test_global_step_unknown_steps_counts_from_zero():
     history = model.fit(dataset, epochs=2, verbose=0,
                         callbacks=[callback, recorder])
     values = [logs["temperature"] for logs in recorder.batch_logs]
-    assert values == [1 / (1 + s) for s in range(6)]
-    assert history.history["temperature"] == [1 / 3, 1 / 6]
+    # Keras' TF trainer counts one optimizer step per epoch for the call that
+    # finds the data exhausted (3 real batches, then iterations is 4): the
+    # schedule follows that clock, as learning-rate schedules do.
+    steps = [0, 1, 2, 4, 5, 6] if keras.backend.backend() == "tensorflow" \
+        else [0, 1, 2, 3, 4, 5]
+    assert values == [1 / (1 + s) for s in steps]
+    assert history.history["temperature"] == [values[2], values[5]]
     # fit announces a 4th batch before finding the data exhausted; the
     # temperature left in the layer is still that of the last batch run.
-    assert model.layers[-1].temperature.numpy() == np.float32(1 / 6)
-    # A new fit call counts from 0 again, whatever its initial_epoch.
+    assert np.float32(keras.ops.convert_to_numpy(
+        model.layers[-1].temperature)) == np.float32(values[5])
+    # A new fit call continues from the optimizer's step, whatever its
+    # initial_epoch; the old epoch-based clock restarted at 0 here.
+    step = kg.callbacks.training_step(model)
     history = model.fit(dataset, epochs=3, initial_epoch=2, verbose=0,
                         callbacks=[callback])
-    assert history.history["temperature"] == [1 / 3]
+    assert history.history["temperature"] == [1 / (1 + step + 2)]
+
+
+def test_a_fresh_model_starts_at_step_zero_whatever_initial_epoch():
+    model = small_model()
+    steps = []
+
+    def schedule(step):
+        steps.append(step)
+        return 1.0
+
+    model.fit(np.zeros((8, 3), "float32"), np.zeros((8, 3), "float32"),
+              batch_size=4, epochs=6, initial_epoch=5, verbose=0,
+              callbacks=[TemperatureScheduler(schedule)])
+    assert steps == [0, 1]
+
+
+def test_training_step_needs_an_optimizer():
+    model = keras.Sequential([keras.Input((3,)), kg.layers.GumbelSoftmax()])
+    with pytest.raises(ValueError, match="compiled model with an optimizer"):
+        kg.callbacks.training_step(model)
 
 
 def test_steps_per_execution_sets_the_temperature_once_per_execution():
@@ -313,7 +342,9 @@ MIRRORED = textwrap.dedent("""
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         layer = kg.layers.GumbelSoftmax(seed=1)
-        model = keras.Sequential([keras.Input((K,)), layer])
+        model = keras.Sequential([
+            keras.Input((K,)),
+            keras.layers.Dense(K, kernel_initializer="zeros"), layer])
         model.compile(optimizer=keras.optimizers.SGD(0.0),
                       loss=max_probability_loss, jit_compile=False)
     history = model.fit(
