@@ -4,10 +4,10 @@ import math
 
 import keras
 
-from keras_gumbel.layers import GumbelSoftmax, RelaxedBernoulli
+from keras_gumbel.layers._base import RelaxedSamplingLayer
 from keras_gumbel.ops._checks import invalid
 
-__all__ = ["TemperatureScheduler"]
+__all__ = ["TemperatureScheduler", "find_gumbel_layers", "training_step"]
 
 
 class TemperatureScheduler(keras.callbacks.Callback):
@@ -178,10 +178,11 @@ def find_gumbel_layers(root):
       root: a Keras layer or model.
 
     Returns:
-      A list of `GumbelSoftmax` and `RelaxedBernoulli` layers, in the order
-      found (depth first).
+      A list of the package's temperature-carrying layers
+      (`GumbelSoftmax`, `RelaxedBernoulli` and every other subclass of the
+      layers' shared base class), in the order found (depth first).
     """
-    kinds = (GumbelSoftmax, RelaxedBernoulli)
+    kinds = (RelaxedSamplingLayer,)
     found, seen, stack = [], set(), [root]
     while stack:
         obj = stack.pop()
