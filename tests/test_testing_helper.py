@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_gumbel import testing
 from keras_gumbel.layers import GumbelSoftmax
@@ -22,9 +21,9 @@ class Scale(keras.layers.Layer):
 
     def call(self, inputs):
         if self.defect == "float32_output":
-            return tf.cast(inputs, "float32") * self.scale
+            return keras.ops.cast(inputs, "float32") * self.scale
         if self.defect == "no_gradient":
-            return tf.stop_gradient(inputs) * self.scale
+            return keras.ops.stop_gradient(inputs) * self.scale
         return inputs * self.scale
 
     def compute_output_shape(self, input_shape):

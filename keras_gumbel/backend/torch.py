@@ -1,10 +1,12 @@
 """PyTorch side of the seam: `torch.Generator` seeds, an autograd Function.
 
-A seed is a non-negative Python int below 2**63 (so it is also a valid
-`seed` argument), from which each draw seeds its own
-`torch.Generator`. Seeds of Keras' `SeedGenerator` (`[seed, counter]`) and
-derived seeds are mixed with a hash, not added: with `first + second`,
-`SeedGenerator(5)`'s second draw would equal `seed=6`.
+A seed is an int64 tensor of shape [2], like a user's tensor seed and the
+state of Keras' `SeedGenerator`, so that `torch.compile` treats it as data
+(a Python int would be a constant, compiled again for every new seed). Each
+draw seeds its own `torch.Generator` from a hash of the pair: with
+`first + second`, as Keras does, `SeedGenerator(5)`'s second draw would
+equal `seed=6`. The hashing runs outside `torch.compile` (a generator
+cannot be traced).
 """
 
 import keras
@@ -33,35 +35,40 @@ def _mix(value):
     return value ^ (value >> 31)
 
 
-def _from_pair(first, second):
-    mixed = _mix(_mix(int(first) & _MASK64) ^ (int(second) & _MASK64))
-    return mixed >> 1
+def _key(seed):
+    """The 63-bit generator seed of a shape-[2] seed tensor."""
+    first, second = (int(v) for v in seed.tolist())
+    return _mix(_mix(first & _MASK64) ^ (second & _MASK64)) >> 1
 
 
-@torch.compiler.disable
+def _pair(first, second=0):
+    return torch.tensor([first, second], dtype=torch.int64)
+
+
 def draw_seed(seed):
-    """Returns a Python int in [0, 2**63).
+    """Returns an int64 tensor of shape [2].
 
     `None` draws it from torch's global generator (so `torch.manual_seed`
     makes runs repeatable).
     """
     if seed is None:
-        return int(torch.randint(0, 2**62, ()).item())
+        return torch.randint(0, 2**62, (2,), dtype=torch.int64)
     if isinstance(seed, keras.random.SeedGenerator):
-        first, second = keras.ops.convert_to_numpy(seed.next()).tolist()
-        return _from_pair(first, second)
+        return seed.next().to(torch.int64)
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(invalid("seed", SEED_EXPECTED, seed))
     if is_int(seed):
-        return _from_pair(check_int_seed(seed), 0)
+        return _pair(check_int_seed(seed))
     if isinstance(seed, (torch.Tensor, np.ndarray, list, tuple)):
-        first, second = keras.ops.convert_to_numpy(seed_pair(seed)).tolist()
-        return _from_pair(first, second)
+        return seed_pair(seed).to(torch.int64)
     raise TypeError(invalid("seed", SEED_EXPECTED, seed))
 
 
+@torch.compiler.disable
 def fold_in(seed, data):
-    return _mix(seed ^ _mix(int(data) & _MASK64)) >> 1
+    if seed.device.type == "meta":
+        return seed
+    return _pair(_mix(_key(seed) ^ _mix(int(data) & _MASK64)) >> 1)
 
 
 @torch.compiler.disable
@@ -69,10 +76,11 @@ def uniform(shape, seed, dtype):
     """Uniform noise in [tiny, 1) (torch's values are never 1; tiny for 0)."""
     dtype = getattr(torch, keras.backend.standardize_dtype(dtype))
     device = keras.ops.zeros(()).device
-    if device.type == "meta":  # Shape inference: no generator there.
-        return torch.rand(shape, dtype=dtype, device=device)
+    if device.type == "meta" or seed.device.type == "meta":
+        # Shape inference: no values, and no generator there.
+        return torch.rand(shape, dtype=dtype, device="meta")
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
+    generator.manual_seed(_key(seed))
     v = torch.rand(shape, generator=generator, dtype=dtype, device=device)
     return torch.clamp_min(v, torch.finfo(dtype).tiny)
 
