@@ -201,5 +201,6 @@ def _check_binary(array, name, pixels=_MNIST_PIXELS):
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"{name}: values must be 0 or 1, got "
-                        f"{array[row, col].item()!r} at row {row}, column {col}")
+                        f"{array[row, col].item()!r} at row {row}, "
+                        f"column {col}")
     return array.astype(np.float32)
