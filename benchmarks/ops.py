@@ -240,7 +240,8 @@ def report(all_results, shapes, metric):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ops",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="3 rounds of short blocks (a smoke test)")
     parser.add_argument("--rounds", type=int, default=None)

@@ -100,14 +100,18 @@ def load_splits(data_path=None, seed=0, max_examples=None):
     """`(name, {"train", "valid", "test"} arrays)` for the examples.
 
     `data_path` None: scikit-learn's digits (`keras_gumbel.datasets.
-    load_digits(seed)`); else binarized MNIST from that `.npz` file or folder.
+    load_digits(seed)`); else binarized MNIST from that `.npz` file or folder
+    (errors start with `--data-dir:`, the option that gives the path).
     `max_examples` keeps the first rows of each split.
     """
     if data_path is None:
         name, arrays = "digits", datasets.load_digits(seed)
     else:
-        name, arrays = ("binarized_mnist",
-                        datasets.load_binarized_mnist(data_path))
+        try:
+            arrays = datasets.load_binarized_mnist(data_path)
+        except datasets.DataError as err:  # the command line says --data-dir
+            raise datasets.DataError(f"--data-dir: {err}") from None
+        name = "binarized_mnist"
     data = dict(zip(datasets.SPLITS, arrays))
     if max_examples:
         data = {s: a[:max_examples] for s, a in data.items()}
