@@ -16,21 +16,21 @@ minimise E[sum_j (X_j - 0.45)^2 / 128] with Adam (lr 1e-3), batch 64. The
 optimum is 0.45^2 = 0.2025 (all X_j = 0). Printed: the exact expected loss
 after a fixed number of steps, computed from softmax(theta).
 
-Run from the repository root: `python benchmarks/estimators.py`
+Run from the repository root: `python -m benchmarks.estimators`
 (about 2-3 minutes on a busy 2-core machine).
 """
 
-import sys
+if __name__ == "__main__" and not __package__:
+    raise SystemExit("error: run this benchmark as a module from the "
+                     "repository root: python -m benchmarks.estimators")
+
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from keras_gumbel.ops import gumbel_softmax  # noqa: E402
+from keras_gumbel.ops import gumbel_softmax
 
 PROBS = np.array([0.1, 0.2, 0.3, 0.4])
 B_LIN = np.array([1.0, -2.0, 3.0, 0.5])

@@ -21,22 +21,23 @@ True)` ("xla"). The seed is a function argument that changes on every call:
 with a constant seed grappler would fold the stateless random op into a
 constant and time nothing.
 
-Usage:
-  python benchmarks/ops.py            # the full run (about 40 s on an idle
+Usage, from the repository root:
+  python -m benchmarks.ops            # the full run (about 40 s on an idle
                                       # 2-core machine, minutes when shared)
-  python benchmarks/ops.py --quick    # fewer rounds, for a smoke test
+  python -m benchmarks.ops --quick    # fewer rounds, for a smoke test
 """
+
+if __name__ == "__main__" and not __package__:
+    raise SystemExit("error: run this benchmark as a module from the "
+                     "repository root: python -m benchmarks.ops")
 
 import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Time this checkout's package, also when it is not installed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -239,7 +240,8 @@ def report(all_results, shapes, metric):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ops",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="3 rounds of short blocks (a smoke test)")
     parser.add_argument("--rounds", type=int, default=None)

@@ -7,15 +7,21 @@ temperature annealed as `tau = max(0.5, exp(-r t))` every N steps. Reports
 the test negative ELBO (nats; one exact categorical sample per test image)
 for the Gumbel-Softmax estimator (paper: 101.5) and the straight-through
 Gumbel-Softmax estimator (paper: 107.8). The model, training loop and
-evaluation are those of `examples/categorical_vae.py` (`examples/vae_model.py`).
+evaluation are those of `python -m examples.categorical_vae`
+(`examples/common.py`).
 
-The data is not downloaded: `--data-dir` is a folder with
-`binarized_mnist.npz` or the `binarized_mnist_{train,valid,test}.amat` files.
+The data is not downloaded: `--data-dir` is the `binarized_mnist.npz` file,
+or a folder with it or with the `binarized_mnist_{train,valid,test}.amat`
+files (`keras_gumbel.datasets.load_binarized_mnist`).
 
-Run:
-  python benchmarks/paper_vae.py --data-dir DIR            # 250 epochs
-  python benchmarks/paper_vae.py --data-dir DIR --rows st --max-minutes 60
+Run from the repository root:
+  python -m benchmarks.paper_vae --data-dir DIR            # 250 epochs
+  python -m benchmarks.paper_vae --data-dir DIR --rows st --max-minutes 60
 """
+
+if __name__ == "__main__" and not __package__:
+    raise SystemExit("error: run this benchmark as a module from the "
+                     "repository root: python -m benchmarks.paper_vae")
 
 import argparse
 import json
@@ -23,29 +29,28 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "examples"))
-import binarized_mnist  # noqa: E402
-import categorical_vae  # noqa: E402
+from examples import common
 
 PAPER = {"gs": ("Gumbel-Softmax", False, 101.5),
          "st": ("ST Gumbel-Softmax", True, 107.8)}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.paper_vae",
+                                     description=__doc__.split("\n")[0])
     add = parser.add_argument
     add("--data-dir", required=True,
-        help="folder with binarized_mnist.npz or the .amat files")
-    add("--epochs", type=categorical_vae.positive_int, default=250)
+        help="the binarized_mnist.npz file, or a folder with it or "
+        "with the .amat files")
+    add("--epochs", type=common.positive_int, default=250)
     add("--rows", nargs="+", choices=sorted(PAPER), default=["gs", "st"],
         help="gs: Gumbel-Softmax, st: straight-through (both)")
-    add("--anneal-rate", type=categorical_vae.non_negative_float,
+    add("--anneal-rate", type=common.non_negative_float,
         default=1e-4, help="r (1e-4; the paper tried 1e-5 and 1e-4)")
-    add("--anneal-every", type=categorical_vae.positive_int, default=500,
+    add("--anneal-every", type=common.positive_int, default=500,
         help="N (500; the paper tried 500 and 1000)")
     add("--seed", type=int, default=0)
-    add("--max-minutes", type=categorical_vae.positive_float,
+    add("--max-minutes", type=common.positive_float,
         help="stop training a row after this many minutes (after the "
         "running epoch); the epochs done are reported")
     add("--output-dir", default=os.path.join("outputs", "paper_vae"),
@@ -57,8 +62,6 @@ def parse_args(argv=None):
 def run_row(row, data, args):
     """Trains one estimator's VAE and returns its results."""
     import keras
-
-    import vae_model
 
     class TimeLimit(keras.callbacks.Callback):
         """Stops `fit` after the epoch during which the limit passed."""
@@ -73,16 +76,16 @@ def run_row(row, data, args):
 
     name, hard, paper = PAPER[row]
     keras.utils.set_random_seed(args.seed)
-    vae = vae_model.build_vae(784, 20, 10, (512, 256), hard=hard,
+    vae = common.build_vae(784, 20, 10, (512, 256), hard=hard,
                               seed=args.seed)
-    history, seconds = vae_model.train_vae(
+    history, seconds = common.train_vae(
         vae, data["train"], data["valid"], args.epochs, batch_size=100,
         learning_rate=1e-3, anneal_rate=args.anneal_rate,
         anneal_every=args.anneal_every, min_temperature=0.5,
         verbose=args.verbose, callbacks=[TimeLimit()])
     result = {
         "row": name, "paper_test_neg_elbo": paper,
-        **vae_model.evaluate_vae(vae, data),
+        **common.evaluate_vae(vae, data),
         "epochs": len(history.history["loss"]),
         "train_minutes": round(seconds / 60, 1),
         "settings": {"anneal_rate": args.anneal_rate,
@@ -98,10 +101,11 @@ def run_row(row, data, args):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        data = binarized_mnist.load_binarized_mnist(args.data_dir)
-        categorical_vae.prepare_output_dir(args.output_dir)
-    except binarized_mnist.DataError as err:
-        print(f"paper_vae.py: error: {err}", file=sys.stderr)
+        _, data = common.load_splits(args.data_dir)
+        common.prepare_output_dir(args.output_dir)
+    except ValueError as err:
+        print(f"python -m benchmarks.paper_vae: error: {err}",
+              file=sys.stderr)
         return 2
     for row in args.rows:
         result = run_row(row, data, args)

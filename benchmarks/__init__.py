@@ -1,0 +1,4 @@
+"""Speed and paper-reproduction scripts; run each as a module from the
+repository root, for example `python -m benchmarks.ops`. Their recorded
+results live in docs/. Shared code comes from `examples.common`.
+"""

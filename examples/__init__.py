@@ -1,0 +1,16 @@
+"""Runnable examples of keras_gumbel; run each as a module from the
+repository root, for example `python -m examples.categorical_vae`.
+
+`examples.common` holds what the examples and the benchmarks share.
+"""
+
+import os
+
+# On CPU-only machines TensorFlow's C++ start-up logs an error line about CUDA
+# ("failed call to cuInit: ... UNKNOWN ERROR (303)"): harmless, but it alarms
+# newcomers. It is an ERROR-level line, so only level 3 hides it (measured
+# with TF 2.21: level 2 does not). Set before TensorFlow is imported, unless
+# the user chose a level (TF_CPP_MIN_LOG_LEVEL=0 shows everything). Lines TF
+# logs before its logging is initialised ("Could not find cuda drivers",
+# "oneDNN custom operations") ignore the level; they are harmless too.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
