@@ -88,8 +88,9 @@ def _run_block(code):
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="docs_keras_home_"))
     with tempfile.TemporaryDirectory(prefix="docs_block_") as workdir:
+        # Keras writes its config on first import: keep it in the scratch dir.
+        env.setdefault("KERAS_HOME", os.path.join(workdir, ".keras"))
         script = pathlib.Path(workdir) / "block.py"
         script.write_text(code, encoding="utf-8")
         try:
