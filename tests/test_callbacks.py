@@ -338,7 +338,8 @@ def test_temperature_reaches_logging_callbacks(tmp_path):
 
 MIRRORED = textwrap.dedent("""
     import json, sys
-        cpu = tf.config.list_physical_devices("CPU")[0]
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
