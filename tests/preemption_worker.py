@@ -57,6 +57,7 @@ class Recorder(keras.callbacks.Callback):
         self.kill_at = kill_at
         self.batches = 0
         self.step = None
+        self.epoch = None
 
     def write(self, **record):
         self.log.write(json.dumps(record) + "\n")

@@ -75,3 +75,28 @@ def test_apply_schedule_errors():
         kg.callbacks.apply_schedule(lambda step: 0.0, model, 3)
     # Nothing was assigned by the failing calls.
     assert to_numpy(layer.temperature) == 1.0
+
+
+def test_the_compiled_step_reads_the_applied_temperature():
+    # Zero logits (a zero learning rate keeps them zero) and a loss of
+    # mean(y**2) for y = softmax(g / tau) over K = 3 classes.
+    # - tau = 100: float32 Gumbel noise lies in [-4.5, 15.9], so every
+    #   y_i <= 1 / (1 + 2 exp(-20.4 / 100)) < 0.378 and the loss is at most
+    #   0.378 / 3 < 0.126, always.
+    # - tau = 0.01: the gap between the two largest of i.i.d. Gumbels is
+    #   Exponential(1); when it is >= 0.05 (probability 0.95) the largest
+    #   y_i >= 1 / (1 + 2 exp(-5)) and the row's mean(y**2) >= 0.324, and it
+    #   is >= 1/9 always. A batch mean below 0.2 needs more than 58% of the
+    #   256 rows to have a small gap: by Hoeffding, probability
+    #   < exp(-2 * 256 * 0.53**2) < 1e-60.
+    model = keras.Sequential([
+        keras.Input((3,)), keras.layers.Dense(3, kernel_initializer="zeros"),
+        kg.layers.GumbelSoftmax(seed=0)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    x, y = np.zeros((256, 3), "float32"), np.zeros((256, 3), "float32")
+    taus = [100.0, 0.01, 100.0, 0.01]
+    for step, tau in enumerate(taus):
+        assert kg.callbacks.apply_schedule(
+            lambda s: taus[s], model, model.optimizer.iterations) == tau
+        loss = float(np.asarray(model.train_on_batch(x, y)))
+        assert (loss < 0.126) if tau == 100.0 else (loss > 0.2), (step, loss)
