@@ -26,9 +26,11 @@ Each worker trains on its own shard of one synthetic regression data set
 JSON record: the weights at the end, the optimizer's step, a log of every
 step (the step, the schedule's value and the temperature: on TensorFlow the
 one the compiled step read, on JAX the one `TemperatureScheduler` logged)
-and, on TensorFlow, a sample of the layer for an input that is the same on
-every worker (each replica draws different noise: the replica id is folded
-into the layer's seed).
+and a sample of the layer for an input that is the same on every worker,
+drawn with the same random state: on TensorFlow each replica draws
+different noise because the replica id is folded into the layer's seed; on
+JAX one compiled program draws the noise of the global batch, of which each
+process holds its own rows.
 """
 
 import argparse
@@ -201,12 +203,39 @@ def run_jax(args):
         "replicas": jax.device_count(),
         "log": log,
         "history": history.history,
+        "sample": global_batch_sample(model.get_layer("gumbel"),
+                                      args.batch_size).tolist(),
         "iterations": int(keras.ops.convert_to_numpy(
             model.optimizer.iterations)),
         "temperature": float(keras.ops.convert_to_numpy(
             model.get_layer("gumbel").temperature)),
         "weights": [np.asarray(w).tolist() for w in model.get_weights()],
     }
+
+
+def global_batch_sample(layer, batch_size):
+    """This process's rows of the layer's sample for a global batch of zeros.
+
+    As in `fit`'s compiled step: one `jax.jit` program over the batch of all
+    processes, sharded along the batch axis, with the layer's random state
+    (the same in every process) passed in as in Keras' stateless calls.
+    """
+    import jax
+    import keras
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    x = jax.make_array_from_process_local_data(
+        NamedSharding(mesh, PartitionSpec("batch")),
+        np.zeros((batch_size, CATEGORIES), "float32"))
+
+    def sample(x, state):
+        mapping = [(layer.seed_generator.state, state)]
+        with keras.StatelessScope(state_mapping=mapping):
+            return layer(x, training=True)
+
+    out = jax.jit(sample)(x, layer.seed_generator.state.value)
+    return np.asarray(out.addressable_shards[0].data)
 
 
 def main(argv=None):
