@@ -44,6 +44,10 @@ class TemperatureScheduler(keras.callbacks.Callback):
     Layers with `learn_temperature=True` are an error: their temperature is
     trained by the optimizer and cannot also follow a schedule.
 
+    Custom training loops (for example under
+    `tf.distribute.MultiWorkerMirroredStrategy`, where Keras' `fit` does not
+    run) call `apply_schedule` before each step instead.
+
     Args:
       schedule: a `keras_gumbel.schedules` schedule or any
         `callable(step) -> float` taking the global step (a non-negative int)
@@ -133,6 +137,10 @@ def apply_schedule(schedule, layers, step):
     the new value. Under a `tf.distribute` strategy, call it in the
     cross-replica context (outside `strategy.run`): the assignment reaches
     every replica.
+
+    On JAX, a loop that carries the model's state itself
+    (`model.stateless_call`) must take the non-trainable variables' values
+    again after this call, or it keeps the old temperature.
 
     Args:
       schedule: a `keras_gumbel.schedules` schedule or any
