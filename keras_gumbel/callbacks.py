@@ -1,13 +1,16 @@
-"""A Keras callback that anneals the temperature of Gumbel layers."""
+"""Annealing the temperature of Gumbel layers: a callback for `fit`, and
+`apply_schedule` for custom training loops."""
 
 import math
+import operator
 
 import keras
 
 from keras_gumbel.layers._base import RelaxedSamplingLayer
 from keras_gumbel.ops._checks import invalid
 
-__all__ = ["TemperatureScheduler", "find_gumbel_layers", "training_step"]
+__all__ = ["TemperatureScheduler", "apply_schedule", "find_gumbel_layers",
+           "training_step"]
 
 
 class TemperatureScheduler(keras.callbacks.Callback):
@@ -41,6 +44,10 @@ class TemperatureScheduler(keras.callbacks.Callback):
     Layers with `learn_temperature=True` are an error: their temperature is
     trained by the optimizer and cannot also follow a schedule.
 
+    Custom training loops (for example under
+    `tf.distribute.MultiWorkerMirroredStrategy`, where Keras' `fit` does not
+    run) call `apply_schedule` before each step instead.
+
     Args:
       schedule: a `keras_gumbel.schedules` schedule or any
         `callable(step) -> float` taking the global step (a non-negative int)
@@ -69,13 +76,8 @@ class TemperatureScheduler(keras.callbacks.Callback):
         if layers is not None:
             if isinstance(layers, keras.layers.Layer):
                 layers = [layers]
-            layers = list(layers)
-            if not layers:
-                raise ValueError(invalid(
-                    "layers", "None or a non-empty list of Gumbel layers",
-                    layers))
-            for layer in layers:
-                _check_schedulable(layer, "layers")
+            layers = _checked_layers(
+                layers, "None or a non-empty list of Gumbel layers")
         if verbose not in (0, 1):
             raise ValueError(invalid("verbose", "0 or 1", verbose))
         self.schedule = schedule
@@ -89,35 +91,15 @@ class TemperatureScheduler(keras.callbacks.Callback):
         if self.layers is not None:
             self._targets = self.layers
         else:
-            self._targets = find_gumbel_layers(self.model)
-            if not self._targets:
-                raise ValueError(
-                    f"TemperatureScheduler found no GumbelSoftmax or "
-                    f"RelaxedBernoulli layer in model '{self.model.name}'. "
-                    f"Add one, or pass the layers to schedule with `layers=`."
-                )
-            for layer in self._targets:
-                _check_schedulable(layer, "model")
+            self._targets = _layers_of_model(self.model,
+                                             "TemperatureScheduler")
 
     def on_train_batch_begin(self, batch, logs=None):
         # `self.model`, not `self._model`: on JAX, reading it syncs the
         # training state into the variables, and fit then reads the state
         # back from them, so the temperature assigned here reaches the step.
         step = training_step(self.model)
-        value = self.schedule(step)
-        try:
-            temperature = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"The temperature schedule returned {value!r} at step {step}. "
-                f"Expected a positive finite float."
-            ) from None
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(
-                f"The temperature schedule returned {value!r} at step {step}. "
-                f"Expected a positive finite float."
-            )
-        self._assign(temperature)
+        self._assign(_scheduled_temperature(self.schedule, step))
 
     def _assign(self, temperature):
         for layer in self._targets:
@@ -143,6 +125,125 @@ class TemperatureScheduler(keras.callbacks.Callback):
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: TemperatureScheduler set the "
                   f"temperature to {self.temperature:.6g}.")
+
+
+def apply_schedule(schedule, layers, step):
+    """Sets the temperature of Gumbel layers to `schedule(step)`.
+
+    What `TemperatureScheduler` does before each batch of `fit`, for custom
+    training loops: call it before each training step, outside any compiled
+    function (`tf.function`, `jax.jit`), with the optimizer's step counter.
+    The layers' `temperature` variables are assigned, so compiled steps read
+    the new value. Under a `tf.distribute` strategy, call it in the
+    cross-replica context (outside `strategy.run`): the assignment reaches
+    every replica.
+
+    On JAX, a loop that carries the model's state itself
+    (`model.stateless_call`) must take the non-trainable variables' values
+    again after this call, or it keeps the old temperature.
+
+    Args:
+      schedule: a `keras_gumbel.schedules` schedule or any
+        `callable(step) -> float` returning a positive finite temperature.
+      layers: a Keras model or layer (every Gumbel layer found in it,
+        recursively, as `TemperatureScheduler` finds them), or a list of
+        Gumbel layers (exactly those). Each must have a fixed (not learned)
+        scalar `temperature` variable.
+      step: the global training step, a non-negative int or an integer
+        scalar tensor or variable such as `optimizer.iterations` (the
+        clock of Keras' learning-rate schedules, saved with the optimizer).
+
+    Returns:
+      The temperature assigned, a Python float.
+
+    Example:
+    ```python
+    schedule = keras_gumbel.schedules.ExponentialDecay(
+        initial=1.0, rate=1e-4, minimum=0.5, every=500)
+    for x in dataset:
+        keras_gumbel.callbacks.apply_schedule(
+            schedule, model, optimizer.iterations)
+        train_step(x)
+    ```
+    """
+    if not callable(schedule):
+        raise TypeError(invalid(
+            "schedule", "a callable mapping a step (int) to a temperature "
+            "(float)", schedule))
+    if isinstance(layers, keras.layers.Layer):
+        targets = _layers_of_model(layers, "apply_schedule")
+    elif isinstance(layers, (list, tuple)):
+        targets = _checked_layers(layers, _APPLY_LAYERS)
+    else:
+        raise TypeError(invalid("layers", _APPLY_LAYERS, layers))
+    temperature = _scheduled_temperature(schedule, _as_step(step))
+    for layer in targets:
+        _set_temperature(layer, temperature)
+    return temperature
+
+
+_APPLY_LAYERS = "a Keras model or layer, or a non-empty list of Gumbel layers"
+
+
+def _as_step(step):
+    """`step` (an int or integer scalar tensor) as a non-negative int."""
+    expected = "a non-negative int or integer scalar tensor"
+    if isinstance(step, bool):
+        raise TypeError(invalid("step", expected, step))
+    if not isinstance(step, int) and hasattr(step, "dtype"):
+        value = keras.ops.convert_to_numpy(step)
+        if value.ndim != 0 or value.dtype.kind not in "iu":
+            raise TypeError(invalid("step", expected, step))
+        step = int(value)
+    try:
+        step = operator.index(step)
+    except TypeError:
+        raise TypeError(invalid("step", expected, step)) from None
+    if step < 0:
+        raise ValueError(invalid("step", expected, step))
+    return step
+
+
+def _scheduled_temperature(schedule, step):
+    """`schedule(step)` as a float, checked to be positive and finite."""
+    value = schedule(step)
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"The temperature schedule returned {value!r} at step {step}. "
+            f"Expected a positive finite float."
+        ) from None
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(
+            f"The temperature schedule returned {value!r} at step {step}. "
+            f"Expected a positive finite float."
+        )
+    return temperature
+
+
+def _checked_layers(layers, expected):
+    """A non-empty list of layers given by the user, each schedulable."""
+    layers = list(layers)
+    if not layers:
+        raise ValueError(invalid("layers", expected, layers))
+    for layer in layers:
+        _check_schedulable(layer, "layers")
+    return layers
+
+
+def _layers_of_model(model, who):
+    """Every Gumbel layer of `model`, each schedulable; at least one."""
+    targets = find_gumbel_layers(model)
+    if not targets:
+        raise ValueError(
+            f"{who} found no GumbelSoftmax or "
+            f"RelaxedBernoulli layer in model '{model.name}'. "
+            f"Add one, or pass the layers to schedule with `layers=`."
+        )
+    for layer in targets:
+        _check_schedulable(layer, "model")
+    return targets
 
 
 def training_step(model):
