@@ -10,6 +10,7 @@ backend-neutral files (test_laws.py, test_backend_layers.py, ...).
 import keras
 
 TF_ONLY = [
+    "test_docs.py",
     "test_estimators.py",
     "test_export.py",
     "test_gumbel.py",
