@@ -1,9 +1,13 @@
-"""keras_gumbel: Gumbel-Softmax and discrete latent variables for TF/Keras 3."""
+"""keras_gumbel: discrete latent variables you can backpropagate through.
 
-from keras_gumbel import ops
-from keras_gumbel import layers
-from keras_gumbel import schedules
-from keras_gumbel import callbacks
-from keras_gumbel import datasets
+Gumbel noise, the Gumbel-Max trick, the Gumbel-Softmax (Concrete)
+relaxation, straight-through and better gradient estimators, as ops, Keras 3
+layers, schedules and a temperature-annealing callback, on the TensorFlow,
+JAX and PyTorch backends of Keras 3.
+"""
 
-__version__ = "0.1.0"
+from keras_gumbel import callbacks, datasets, layers, ops, schedules
+
+__version__ = "0.2.0"
+
+__all__ = ["callbacks", "datasets", "layers", "ops", "schedules"]

@@ -13,6 +13,9 @@ import json
 import keras
 import numpy as np
 
+__all__ = ["PRECISION_POLICIES", "check_keras_file_round_trip",
+           "global_policy", "run_layer_test", "serve_twice_from_saved_model"]
+
 PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 

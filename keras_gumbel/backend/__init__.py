@@ -32,6 +32,7 @@ else:
         f"keras_gumbel supports the Keras backends 'tensorflow', 'jax' and "
         f"'torch'. Received: KERAS_BACKEND={NAME!r}")
 
+check_positive_at_run_time = _impl.check_positive_at_run_time
 custom_gradient = _impl.custom_gradient
 draw_seed = _impl.draw_seed
 fold_in = _impl.fold_in

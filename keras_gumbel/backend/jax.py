@@ -17,7 +17,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
-__all__ = ["custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
+__all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
            "is_variable", "one_hot_argmax", "replica_fold_in", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
@@ -71,6 +71,12 @@ def gumbel_noise(shape, seed, dtype):
 def custom_gradient(fn):
     """`fn(*args) -> (output, grad)`, `grad(upstream)` -> one grad per arg."""
     return jax.custom_gradient(fn)
+
+
+def check_positive_at_run_time(tau, name):
+    """Values are checked when known (see `_checks`); inside a traced or
+    compiled function there is no way to raise, as under XLA on TF."""
+    return tau
 
 
 def static_value(x):

@@ -122,6 +122,23 @@ def one_hot_argmax(z, axis, dtype):
     return tf.cast(hit | (z > np.inf), dtype)
 
 
+def check_positive_at_run_time(tau, name):
+    """Adds a graph-time check that `tau` is positive and finite.
+
+    For tensors whose value is unknown when the op is traced (computed inside
+    a `tf.function`): the check runs with the graph and raises
+    `InvalidArgumentError` naming the argument. XLA drops assertions, so
+    under `jit_compile=True` it is not checked (as on JAX).
+    """
+    if tf.executing_eagerly() or static_value(tau) is not None:
+        return tau
+    ok = tf.reduce_all((tau > 0) & (tau < np.inf))
+    message = (f"Invalid value received for argument `{name}`. Expected "
+               f"positive finite values. Received:")
+    with tf.control_dependencies([tf.debugging.Assert(ok, [message, tau])]):
+        return tf.identity(tau)
+
+
 def custom_gradient(fn):
     """`fn(*args) -> (output, grad)`, `grad(upstream)` -> one grad per arg."""
     return tf.custom_gradient(fn)

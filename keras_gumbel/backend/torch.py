@@ -20,7 +20,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
-__all__ = ["custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
+__all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
            "is_variable", "one_hot_argmax", "replica_fold_in", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
@@ -112,6 +112,12 @@ def custom_gradient(fn):
         return _CustomGradient.apply(fn, *args)
 
     return wrapper
+
+
+def check_positive_at_run_time(tau, name):
+    """Values are checked when known (see `_checks`); inside a traced or
+    compiled function there is no way to raise, as under XLA on TF."""
+    return tau
 
 
 def static_value(x):

@@ -147,6 +147,9 @@ def convert_temperature(temperature, dtype, logits_shape, axis,
     if isinstance(temperature, (int, float, np.number)):
         return float(temperature), True
     tau = to_dtype(temperature, dtype)
+    if not backend.is_variable(temperature):
+        # A tensor computed in a TF graph: checked when the graph runs.
+        tau = backend.check_positive_at_run_time(tau, name)
     rank = known_rank(tau, name)
     tau_dims = list(tau.shape)
     dims = list(logits_shape)
