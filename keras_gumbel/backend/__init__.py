@@ -38,6 +38,7 @@ draw_seed = _impl.draw_seed
 fold_in = _impl.fold_in
 gumbel_noise = _impl.gumbel_noise
 is_variable = _impl.is_variable
+lgamma = _impl.lgamma
 one_hot_argmax = _impl.one_hot_argmax
 replica_fold_in = _impl.replica_fold_in
 shape_of = _impl.shape_of

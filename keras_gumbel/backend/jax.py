@@ -7,6 +7,7 @@ through `jit` by Keras' stateless training step.
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special
 import keras
 import numpy as np
 
@@ -18,7 +19,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           sum_to_shape, xlogy)
 
 __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
-           "is_variable", "one_hot_argmax", "replica_fold_in", "shape_of",
+           "is_variable", "lgamma", "one_hot_argmax", "replica_fold_in", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
 
@@ -66,6 +67,11 @@ def uniform(shape, seed, dtype):
 
 def gumbel_noise(shape, seed, dtype):
     return gumbel_noise_from_uniform(uniform(shape, seed, dtype))
+
+
+def lgamma(x):
+    """`log |Gamma(x)|` (keras.ops has none)."""
+    return jax.scipy.special.gammaln(x)
 
 
 def custom_gradient(fn):

@@ -139,6 +139,11 @@ def check_positive_at_run_time(tau, name):
         return tf.identity(tau)
 
 
+def lgamma(x):
+    """`log |Gamma(x)|` (keras.ops has none)."""
+    return tf.math.lgamma(x)
+
+
 def custom_gradient(fn):
     """`fn(*args) -> (output, grad)`, `grad(upstream)` -> one grad per arg."""
     return tf.custom_gradient(fn)

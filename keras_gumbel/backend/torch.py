@@ -21,7 +21,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           sum_to_shape, xlogy)
 
 __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
-           "is_variable", "one_hot_argmax", "replica_fold_in", "shape_of",
+           "is_variable", "lgamma", "one_hot_argmax", "replica_fold_in", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
 _MASK64 = 2**64 - 1
@@ -103,6 +103,11 @@ class _CustomGradient(torch.autograd.Function):
         if not isinstance(grads, tuple):
             grads = (grads,)
         return (None,) + grads
+
+
+def lgamma(x):
+    """`log |Gamma(x)|` (keras.ops has none)."""
+    return torch.lgamma(x)
 
 
 def custom_gradient(fn):

@@ -1,7 +1,5 @@
 """The Gumbel-Softmax (Concrete) relaxation: samples and log-density."""
 
-import math
-
 from keras import ops
 
 from keras_gumbel import backend
@@ -169,16 +167,9 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
                                          tuple(logits.shape), axis)
     log_pi = ops.log_softmax(ops.cast(logits, cdt), axis=axis)
     log_y = ops.log(ops.cast(y, cdt))
-    k = logits.shape[axis]
-    if k is None:  # Only TensorFlow graphs have unknown dimensions.
-        import tensorflow as tf
-
-        k = tf.cast(tf.shape(logits)[axis], cdt)
-        lgamma_k = tf.math.lgamma(k)
-    else:
-        lgamma_k = math.lgamma(k)
+    k = ops.cast(ops.shape(log_pi)[axis], cdt)  # dynamic in TF graphs
     log_tau = ops.log(_checks.to_dtype(tau, cdt))
-    log_p = (lgamma_k + (k - 1.0) * log_tau
+    log_p = (backend.lgamma(k) + (k - 1.0) * log_tau
              + ops.sum(log_pi - (tau + 1.0) * log_y, y_axis, keepdims=True)
              - k * ops.logsumexp(log_pi - tau * log_y, y_axis, keepdims=True))
     return ops.cast(ops.squeeze(log_p, y_axis), logits.dtype)
