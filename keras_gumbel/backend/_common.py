@@ -53,7 +53,11 @@ def one_hot_argmax(z, axis, dtype):
     """
     index = ops.argmax(z, axis=axis)
     depth = z.shape[axis]
-    return ops.one_hot(index, depth, axis=axis, dtype=dtype)
+    # `axis=-1` for the last axis: on torch, Keras moves a non-negative
+    # one-hot axis with a transpose that torch.onnx writes with a negative
+    # `perm`, which ONNX Runtime refuses to load.
+    last = axis == len(z.shape) - 1
+    return ops.one_hot(index, depth, axis=-1 if last else axis, dtype=dtype)
 
 
 def xlogy(x, y):
