@@ -1,0 +1,97 @@
+"""Export of models with the package's layers: SavedModel, ONNX, LiteRT.
+
+`model.export(path, format=...)` (Keras 3) writes a SavedModel
+(`"tf_saved_model"`), an ONNX file (`"onnx"`) or a LiteRT flatbuffer
+(`"litert"`). Every deterministic `inference_mode` exports to each of them.
+`inference_mode="sample"` needs a random op that the target runtime runs:
+
+- SavedModel keeps TF's stateless Philox kernels and the layers' seed state.
+- ONNX and LiteRT have no stateless random kernels. On the TensorFlow
+  backend, while Keras' ONNX or LiteRT exporter traces the model, the layers
+  draw their noise with TF's stateful `RandomUniform` op instead, which
+  tf2onnx writes as ONNX `RandomUniformLike` and the LiteRT converter as the
+  built-in `RANDOM_UNIFORM`: the artifact samples with fresh noise on every
+  call. Training and SavedModel serving are unchanged.
+- From the JAX and PyTorch backends the exporters trace the noise as
+  constants or fail, so `export` refuses "sample" mode there (a
+  `ValueError` at export, never an artifact that fails when it is loaded).
+
+`export(model, path, format)` is `model.export` with that check, and it
+selects the runtime noise explicitly instead of relying on recognising
+Keras' exporters (which `model.export` on TensorFlow does).
+"""
+
+import keras
+
+from keras_gumbel import backend
+from keras_gumbel.callbacks import find_gumbel_layers
+
+__all__ = ["export", "RUNTIME_FORMATS"]
+
+#: The formats whose runtimes have no stateless random kernels.
+RUNTIME_FORMATS = ("onnx", "litert")
+
+
+def export(model, filepath, format="tf_saved_model", verbose=None,
+           **kwargs):
+    """Exports `model` for inference, as `model.export` does.
+
+    Each layer of the package serves its `inference_mode`. With
+    `inference_mode="sample"`, ONNX and LiteRT artifacts exported from the
+    TensorFlow backend draw fresh noise on every call from their runtime's
+    own random op (ONNX `RandomUniformLike`, LiteRT `RANDOM_UNIFORM`), seeded
+    from the layer's `seed` (or a seed drawn at export when it is `None`):
+    every new session or interpreter replays the same stream, as a loaded
+    SavedModel starts from the saved generator state.
+
+    Args:
+      model: a Keras model that has been called (built).
+      filepath: where to write: a directory for `"tf_saved_model"`, a file
+        for `"onnx"` and for `"litert"` (ending in `.tflite`).
+      format: `"tf_saved_model"`, `"onnx"` or `"litert"`; other formats of
+        `model.export` are passed on unchecked.
+      verbose: as in `model.export`.
+      **kwargs: passed to `model.export` (e.g. `input_signature`,
+        `opset_version`).
+
+    Raises:
+      ValueError: with `format="onnx"` or `"litert"` on the JAX or PyTorch
+        backend when a layer has `inference_mode="sample"`: its exporter
+        cannot write a random op the runtime draws from. The message names
+        the layer, its mode, and the modes that format serves.
+    """
+    if format not in RUNTIME_FORMATS:
+        return model.export(filepath, format=format, verbose=verbose,
+                            **kwargs)
+    if backend.NAME != "tensorflow":
+        if not (backend.NAME == "jax" and format == "litert"):
+            # (Keras itself refuses LiteRT from JAX.)
+            _check_deterministic(model, format)
+        return model.export(filepath, format=format, verbose=verbose,
+                            **kwargs)
+    from keras_gumbel.backend import tensorflow as tf_backend
+
+    with tf_backend.runtime_noise(format):
+        return model.export(filepath, format=format, verbose=verbose,
+                            **kwargs)
+
+
+def _check_deterministic(model, format):
+    """Raises unless every layer of the package in `model` is deterministic.
+
+    Used off TensorFlow, where the ONNX and LiteRT exporters cannot sample.
+    """
+    for layer in find_gumbel_layers(model):
+        if getattr(layer, "inference_mode", None) != "sample":
+            continue
+        modes = [m for m in type(layer)._INFERENCE_MODES if m != "sample"]
+        raise ValueError(
+            f"Cannot export layer '{layer.name}' ({type(layer).__name__}) "
+            f"with inference_mode='sample' to format='{format}' from the "
+            f"{keras.backend.backend()} backend: its exporter writes no "
+            f"random op that the {format} runtime draws from, so the "
+            f"artifact could not sample. From this backend, "
+            f"format='{format}' serves the deterministic inference modes "
+            f"{modes}. Set one of them, or export from the TensorFlow "
+            f"backend (KERAS_BACKEND=tensorflow), whose ONNX and LiteRT "
+            f"exports sample.")
