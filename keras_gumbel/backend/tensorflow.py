@@ -9,11 +9,12 @@ execution mode, not across eager/graph and XLA.
 
 ONNX Runtime and LiteRT have no stateless random kernels. While a model is
 traced for those formats (inside Keras' ONNX or LiteRT exporter, or inside
-`runtime_noise`), noise comes instead from TF's stateful `RandomUniform`
+`exporting_to`), noise comes instead from TF's stateful `RandomUniform`
 op, which tf2onnx turns into ONNX `RandomUniformLike` and the LiteRT
 converter into the built-in `RANDOM_UNIFORM`: the exported model draws fresh
 noise on every call. Seeds are then Python ints that become the ONNX ops'
-seeds (LiteRT seeds its ops itself, see `_runtime_uniform`).
+seeds (LiteRT seeds its ops itself, see `_runtime_uniform`). Training,
+`tf.function`, XLA and SavedModel keep the stateless kernels.
 """
 
 import contextlib
@@ -42,9 +43,9 @@ def draw_seed(seed):
     every call, also of a `tf.function` or XLA-compiled function. A
     `keras.random.SeedGenerator` or `tf.random.Generator` advances.
 
-    While tracing for ONNX or LiteRT: a Python int (see `runtime_noise`).
+    While tracing for ONNX or LiteRT: a Python int (see `exporting_to`).
     """
-    if runtime_noise_format() is not None:
+    if export_format() is not None:
         return _runtime_seed(seed)
     if seed is None:
         return tf.random.get_global_generator().make_seeds(1)[:, 0]
@@ -69,7 +70,7 @@ def draw_seed(seed):
 
 def fold_in(seed, data):
     """A seed derived deterministically from `seed` and the int `data`."""
-    if isinstance(seed, int):  # A runtime seed (see `runtime_noise`).
+    if isinstance(seed, int):  # A runtime seed (see `exporting_to`).
         return _mix(seed, data)
     return tf.random.experimental.stateless_fold_in(
         seed, tf.constant(data, tf.int64), alg=RNG_ALG)
@@ -104,7 +105,7 @@ def uniform(shape, seed, dtype):
     every `v > 0`), in one element-wise pass instead of two.
     """
     dtype = tf.as_dtype(dtype)
-    if isinstance(seed, int):  # A runtime seed (see `runtime_noise`).
+    if isinstance(seed, int):  # A runtime seed (see `exporting_to`).
         return _runtime_uniform(shape, seed, dtype)
     v = tf.random.stateless_uniform(shape, seed=seed, dtype=dtype,
                                     alg=RNG_ALG)
@@ -134,6 +135,10 @@ def one_hot_argmax(z, axis, dtype):
     if z.dtype in (tf.float16, tf.bfloat16):
         z = tf.cast(z, tf.float32)
     index = tf.argmax(z, axis=axis, output_type=tf.int32)
+    if export_format() is not None:
+        # tf2onnx converts a boolean `OneHot` of rank > 1 into an invalid
+        # ONNX node; a float one is valid (and XLA plays no part there).
+        return tf.one_hot(index, tf.shape(z)[axis], axis=axis, dtype=dtype)
     hit = tf.one_hot(index, tf.shape(z)[axis], on_value=True, off_value=False,
                      axis=axis)
     # `z > inf` is always False, so `hit` is unchanged. It is there for XLA:
@@ -185,22 +190,23 @@ def shape_of(x, leading=()):
     return shape
 
 
-# Noise for ONNX Runtime and LiteRT.
+# Tracing for ONNX Runtime and LiteRT.
 
 _EXPORTERS = {"keras.src.export.onnx": "onnx",
               "keras.src.export.litert": "litert"}
-_LOCAL = threading.local()  # `.format`: set by `runtime_noise`.
+_LOCAL = threading.local()  # `.format`: set by `exporting_to`.
 _DRAWS = weakref.WeakKeyDictionary()  # Runtime draws per traced graph.
 _OP_SEEDS = 2**24 - 1  # ONNX keeps a seed as a float32: exact below 2**24.
 
 
 @contextlib.contextmanager
-def runtime_noise(format):
-    """Traces noise for the runtime of `format` ("onnx" or "litert").
+def exporting_to(format):
+    """Traces models for the runtime of `format` ("onnx" or "litert").
 
     Inside, and while Keras' own ONNX or LiteRT exporter traces a model,
-    every noise draw is a stateful `RandomUniform` op: a built-in op of ONNX
-    Runtime and LiteRT, where stateless Philox kernels do not exist.
+    every noise draw is a stateful `RandomUniform` op (a built-in op of ONNX
+    Runtime and LiteRT, which have no stateless Philox kernels) and
+    `one_hot_argmax` a plain float one-hot.
     """
     if format == "onnx":
         _register_tf2onnx_log1p()
@@ -212,7 +218,7 @@ def runtime_noise(format):
         _LOCAL.format = outer
 
 
-def runtime_noise_format():
+def export_format():
     """"onnx" or "litert" while tracing for that format, else None."""
     format = getattr(_LOCAL, "format", None)
     if format is not None:
@@ -285,7 +291,7 @@ def _runtime_uniform(shape, seed, dtype):
     clamp guards against runtimes whose float generator can round up to 1
     (`log(-log(1))` is infinite); TF's own op never returns 1.
     """
-    if runtime_noise_format() == "litert":
+    if export_format() == "litert":
         v = tf.raw_ops.RandomUniform(shape=shape, dtype=dtype, seed=0,
                                      seed2=0)
     else:
