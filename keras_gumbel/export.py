@@ -71,7 +71,7 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
                             **kwargs)
     from keras_gumbel.backend import tensorflow as tf_backend
 
-    with tf_backend.runtime_noise(format):
+    with tf_backend.exporting_to(format):
         return model.export(filepath, format=format, verbose=verbose,
                             **kwargs)
 
