@@ -18,9 +18,10 @@ timed, in one process, as:
 
 Every runtime gets the same number of intra-op threads (`--threads`, 1 by
 default: the machine is shared, and one thread keeps the figures stable).
-Candidates run in alternation (each round calls each once per batch size, in
-turn) after a warm-up; the table gives the median and the 10th/90th
-percentiles of the per-call wall time over the rounds. Before timing, the
+Candidates run in alternation after a warm-up: each round gives each
+candidate, per batch size and in turn, one untimed call (to wake its
+threads) and `--calls` timed ones; the table gives the median and the
+10th/90th percentiles of the per-call wall time. Before timing, the
 argmax outputs of every format are checked equal to Keras'.
 
 Usage:
@@ -125,8 +126,12 @@ def check(mode, run, inputs):
                 np.testing.assert_array_equal(y, reference, err_msg=fmt)
 
 
-def time_all(run, inputs, rounds, warmup):
-    """Per-call seconds `{(fmt, batch): [t, ...]}`, candidates alternating."""
+def time_all(run, inputs, rounds, warmup, calls):
+    """Per-call seconds `{(fmt, batch): [t, ...]}`, candidates alternating.
+
+    Each round gives each candidate one untimed call (so that its runtime's
+    threads are awake, as in a server under load), then `calls` timed ones.
+    """
     for _ in range(warmup):
         for batch, x in inputs.items():
             for fmt in FORMATS:
@@ -135,9 +140,12 @@ def time_all(run, inputs, rounds, warmup):
     for _ in range(rounds):
         for batch, x in inputs.items():
             for fmt in FORMATS:
-                start = time.perf_counter()
-                run[fmt][batch](x)
-                times[fmt, batch].append(time.perf_counter() - start)
+                fn = run[fmt][batch]
+                fn(x)
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    fn(x)
+                    times[fmt, batch].append(time.perf_counter() - start)
     return times
 
 
@@ -147,14 +155,16 @@ def quantile(values, q):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=5,
+                        help="timed calls per candidate and round")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true",
-                        help="20 rounds, 3 warm-up calls")
+                        help="10 rounds, 3 warm-up calls")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.warmup = 20, 3
+        args.rounds, args.warmup = 10, 3
 
     import onnxruntime as ort
     import tensorflow as tf
@@ -174,7 +184,8 @@ def main(argv=None):
             os.makedirs(path)
             run = runners(model, path, args.threads)
             check(mode, run, inputs)
-            results[mode] = time_all(run, inputs, args.rounds, args.warmup)
+            results[mode] = time_all(run, inputs, args.rounds, args.warmup,
+                                     args.calls)
     load_after = os.getloadavg()
 
     print(f"machine: {platform.machine()} {platform.processor() or ''}, "
@@ -185,8 +196,8 @@ def main(argv=None):
     print(f"load average (1, 5, 15 min): before "
           f"{', '.join(f'{v:.2f}' for v in load_before)}; after "
           f"{', '.join(f'{v:.2f}' for v in load_after)}")
-    print(f"threads per runtime: {args.threads}; rounds: {args.rounds} "
-          f"(warm-up {args.warmup})\n")
+    print(f"threads per runtime: {args.threads}; {args.rounds} rounds of "
+          f"1 untimed + {args.calls} timed calls (warm-up {args.warmup})\n")
     print("| inference_mode | batch | format | median (ms) | p10-p90 (ms) | "
           "per example (us) |")
     print("| --- | ---: | --- | ---: | ---: | ---: |")

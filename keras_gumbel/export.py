@@ -18,15 +18,19 @@
 
 `export(model, path, format)` is `model.export` with that check, and it
 selects the runtime noise explicitly instead of relying on recognising
-Keras' exporters (which `model.export` on TensorFlow does).
+Keras' exporters (which `model.export` on TensorFlow does). `exporting_to`
+selects it for conversions written by hand.
 """
+
+import contextlib
 
 import keras
 
 from keras_gumbel import backend
+from keras_gumbel._messages import invalid
 from keras_gumbel.callbacks import find_gumbel_layers
 
-__all__ = ["export", "RUNTIME_FORMATS"]
+__all__ = ["export", "exporting_to", "RUNTIME_FORMATS"]
 
 #: The formats whose runtimes have no stateless random kernels.
 RUNTIME_FORMATS = ("onnx", "litert")
@@ -69,11 +73,46 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
             _check_deterministic(model, format)
         return model.export(filepath, format=format, verbose=verbose,
                             **kwargs)
+    with exporting_to(format):
+        return model.export(filepath, format=format, verbose=verbose,
+                            **kwargs)
+
+
+@contextlib.contextmanager
+def exporting_to(format):
+    """Traces models for ONNX Runtime or LiteRT (TensorFlow backend).
+
+    `model.export` and `export` need no help. Use this context where you
+    convert yourself, e.g. with `tf2onnx.convert.from_function` or
+    `tf.lite.TFLiteConverter.from_concrete_functions`: functions traced
+    inside it draw noise with the runtime's own random op instead of TF's
+    stateless kernels (which neither runtime has).
+
+    Args:
+      format: `"onnx"` or `"litert"`.
+
+    Example:
+    >>> import tensorflow as tf
+    >>> import keras_gumbel as kg
+    >>> layer = kg.layers.GumbelSoftmax(seed=1)
+    >>> fn = tf.function(lambda x: layer(x, training=False))
+    >>> with kg.export.exporting_to("litert"):
+    ...     graph = fn.get_concrete_function(
+    ...         tf.TensorSpec([None, 4], tf.float32)).graph
+    >>> "RandomUniform" in {op.type for op in graph.get_operations()}
+    True
+    """
+    if format not in RUNTIME_FORMATS:
+        raise ValueError(invalid("format", f"one of {RUNTIME_FORMATS}",
+                                 format))
+    if backend.NAME != "tensorflow":
+        raise ValueError(
+            f"exporting_to() traces TensorFlow functions; the Keras backend "
+            f"is {backend.NAME!r}. Set KERAS_BACKEND=tensorflow.")
     from keras_gumbel.backend import tensorflow as tf_backend
 
     with tf_backend.exporting_to(format):
-        return model.export(filepath, format=format, verbose=verbose,
-                            **kwargs)
+        yield
 
 
 def _check_deterministic(model, format):

@@ -329,12 +329,15 @@ def test_runtime_ops_only_while_exporting():
     training = op_types()
     assert "StatelessRandomUniformV2" in training
     assert "RandomUniform" not in training
-    with tf_backend.exporting_to("litert"):
+    with kg.export.exporting_to("litert"):
         fn = tf.function(lambda x: layer(x, training=False))
         exporting = op_types()
     assert "RandomUniform" in exporting
     assert not {t for t in exporting if "Stateless" in t}
     assert tf_backend.export_format() is None
+    with pytest.raises(ValueError, match="`format`.*Received: format='tflite'"):
+        with kg.export.exporting_to("tflite"):
+            pass
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow",
