@@ -306,7 +306,7 @@ def _runtime_uniform(shape, seed, dtype):
 
 def _register_tf2onnx_log1p():
     """Teaches tf2onnx `Log1p` (as `Log(1 + x)`), which the logistic noise
-    of `relaxed_bernoulli` uses; tf2onnx 1.16 has no handler for it."""
+    of `relaxed_bernoulli` uses; tf2onnx 1.17 has no handler for it."""
     try:
         from tf2onnx import constants, handler
     except ImportError:  # Keras' exporter will say that it needs tf2onnx.
