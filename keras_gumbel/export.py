@@ -2,24 +2,25 @@
 
 `model.export(path, format=...)` (Keras 3) writes a SavedModel
 (`"tf_saved_model"`), an ONNX file (`"onnx"`) or a LiteRT flatbuffer
-(`"litert"`). Every deterministic `inference_mode` exports to each of them.
-`inference_mode="sample"` needs a random op that the target runtime runs:
+(`"litert"`). From the TensorFlow backend every `inference_mode` exports to
+each of them; "sample" needs a random op that the target runtime runs:
 
 - SavedModel keeps TF's stateless Philox kernels and the layers' seed state.
-- ONNX and LiteRT have no stateless random kernels. On the TensorFlow
-  backend, while Keras' ONNX or LiteRT exporter traces the model, the layers
-  draw their noise with TF's stateful `RandomUniform` op instead, which
-  tf2onnx writes as ONNX `RandomUniformLike` and the LiteRT converter as the
-  built-in `RANDOM_UNIFORM`: the artifact samples with fresh noise on every
-  call. Training and SavedModel serving are unchanged.
-- From the JAX and PyTorch backends the exporters trace the noise as
-  constants or fail, so `export` refuses "sample" mode there (a
-  `ValueError` at export, never an artifact that fails when it is loaded).
+- ONNX and LiteRT have no stateless random kernels. While Keras' ONNX or
+  LiteRT exporter traces the model, the layers draw their noise with TF's
+  stateful `RandomUniform` op instead, which tf2onnx writes as ONNX
+  `RandomUniformLike` and the LiteRT converter as the built-in
+  `RANDOM_UNIFORM`: the artifact samples with fresh noise on every call.
+  Training and SavedModel serving are unchanged.
+- From the JAX and PyTorch backends no exporter writes such an op (torch.onnx
+  fails on the layer's seeded generator), so `export` refuses "sample" mode
+  for ONNX and LiteRT there: a `ValueError` at export, never an artifact
+  that fails when it is loaded.
 
 `export(model, path, format)` is `model.export` with that check, and it
 selects the runtime noise explicitly instead of relying on recognising
 Keras' exporters (which `model.export` on TensorFlow does). `exporting_to`
-selects it for conversions written by hand.
+selects it for conversions written by hand. See docs/export.md.
 """
 
 import contextlib
@@ -43,10 +44,11 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
     Each layer of the package serves its `inference_mode`. With
     `inference_mode="sample"`, ONNX and LiteRT artifacts exported from the
     TensorFlow backend draw fresh noise on every call from their runtime's
-    own random op (ONNX `RandomUniformLike`, LiteRT `RANDOM_UNIFORM`), seeded
-    from the layer's `seed` (or a seed drawn at export when it is `None`):
-    every new session or interpreter replays the same stream, as a loaded
-    SavedModel starts from the saved generator state.
+    own random op. ONNX nodes are seeded from the layer's `seed` (or a seed
+    drawn at export when it is `None`), so every new ONNX Runtime session
+    replays the same stream, as a loaded SavedModel starts from its saved
+    generator state; LiteRT seeds its op from the system whenever it
+    allocates tensors, so every interpreter draws new noise.
 
     Args:
       model: a Keras model that has been called (built).

@@ -25,7 +25,8 @@ and other axes: `GumbelSoftmax` on `[B, 1, K]` and on `[B, K, 1]`).
 
 On JAX and PyTorch, `keras_gumbel.export.export` refuses "sample" mode for
 ONNX and LiteRT at export (their exporters cannot write a random op the
-runtime draws from), and deterministic modes export to ONNX.
+runtime draws from), and deterministic modes export to ONNX (torch) and
+SavedModel (JAX).
 """
 
 import collections
@@ -173,7 +174,8 @@ RUNNER = textwrap.dedent("""
         (signature,) = interpreter.get_signature_list().values()
         runner = interpreter.get_signature_runner()
         name = signature["inputs"][0]
-        return lambda x: {k: np.array(v) for k, v in runner(**{name: x}).items()}
+        return lambda x: {k: np.array(v)
+                          for k, v in runner(**{name: x}).items()}
 
     data = np.load("inputs.npz")
     results = {}
@@ -191,11 +193,12 @@ RUNNER = textwrap.dedent("""
         if m.startswith("keras_gumbel") and v is not None)}))
 """)
 
-# format -> (file name, modules it needs, how it is exported)
+# format -> (file name, modules it needs, how it is exported). SavedModel
+# first: its runtime process (which imports TensorFlow) is the slowest.
 FORMATS = {
+    "tf_saved_model": ("saved_model", (), "model.export"),
     "onnx": ("model.onnx", ("tf2onnx", "onnxruntime"), "model.export"),
     "litert": ("model.tflite", ("ai_edge_litert",), "keras_gumbel.export"),
-    "tf_saved_model": ("saved_model", (), "model.export"),
 }
 
 
@@ -356,34 +359,54 @@ def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, fmt):
     assert not path.exists()
 
 
-ONNX_RUNNER = textwrap.dedent("""
+OFF_TF_RUNNER = textwrap.dedent("""
     import sys
     import numpy as np
-    import onnxruntime as ort
     sys.modules["keras_gumbel"] = None
-    s = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
     x = np.load("x.npy")
-    out = s.run(None, {s.get_inputs()[0].name: x})
-    np.savez("out.npz", **{o.name: v for o, v in zip(s.get_outputs(), out)})
+    if sys.argv[1] == "onnx":
+        import onnxruntime as ort
+        s = ort.InferenceSession("model.onnx",
+                                 providers=["CPUExecutionProvider"])
+        out = dict(zip([o.name for o in s.get_outputs()],
+                       s.run(None, {s.get_inputs()[0].name: x})))
+    else:
+        import tensorflow as tf
+        loaded = tf.saved_model.load("saved_model")
+        out = {k: v.numpy() for k, v in loaded.serve(tf.constant(x)).items()}
+    np.savez("out.npz", **out)
 """)
+
+# Measured with Keras 3.15.1 (docs/export.md): from torch, SavedModel export
+# fails for any model (a plain Dense too); from JAX, ONNX needs jax2onnx.
+OFF_TF_FORMATS = {"onnx": "model.onnx", "tf_saved_model": "saved_model"}
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="covered by the matrix")
-def test_deterministic_modes_export_to_onnx_off_tensorflow(tmp_path):
-    if BACKEND == "jax" and not _has("jax2onnx"):
+@pytest.mark.parametrize("fmt", [
+    "onnx",
+    # jax2tf conversion: about 20 s of CPU.
+    pytest.param("tf_saved_model", marks=pytest.mark.slow)])
+def test_deterministic_modes_export_off_tensorflow(tmp_path, fmt):
+    if fmt == "onnx" and BACKEND == "jax" and not _has("jax2onnx"):
         pytest.skip("Keras exports ONNX from JAX with jax2onnx (missing)")
-    if not _has("onnxruntime"):
+    if fmt == "onnx" and not _has("onnxruntime"):
         pytest.skip("needs onnxruntime")
+    if fmt == "tf_saved_model" and BACKEND == "torch":
+        pytest.skip("Keras 3.15 exports no SavedModel from torch 2.13")
+    if fmt == "tf_saved_model" and not _has("tensorflow"):
+        pytest.skip("needs tensorflow")
     deterministic = [c for c in LAYERS if len(c.modes) > 1]
     model, layers = build_model(deterministic,
                                 modes=("argmax", "softmax", "round",
                                        "sigmoid"))
-    kg.export.export(model, str(tmp_path / "model.onnx"), format="onnx",
+    kg.export.export(model, str(tmp_path / OFF_TF_FORMATS[fmt]), format=fmt,
                      verbose=False)
     x = (2 * np.random.default_rng(0).normal(size=(7, K))).astype("float32")
     np.save(tmp_path / "x.npy", x)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, "-c", ONNX_RUNNER], cwd=tmp_path,
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    subprocess.run([sys.executable, "-c", OFF_TF_RUNNER, fmt], cwd=tmp_path,
                    env=env, check=True, timeout=300, capture_output=True)
     expected = {k: to_numpy(v) for k, v in model(x, training=False).items()}
     with np.load(tmp_path / "out.npz") as out:
