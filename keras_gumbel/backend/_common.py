@@ -52,8 +52,15 @@ def one_hot_argmax(z, axis, dtype):
     Exactly one entry is 1 even when values tie (the first maximum wins).
     """
     index = ops.argmax(z, axis=axis)
-    depth = z.shape[axis]
-    return ops.one_hot(index, depth, axis=axis, dtype=dtype)
+    rank = len(z.shape)
+    y = ops.one_hot(index, z.shape[axis], axis=-1, dtype=dtype)
+    if axis == rank - 1:
+        return y
+    # Categories last, then moved to `axis` by an explicit permutation: on
+    # torch, Keras' `one_hot(axis=axis)` moves them with a transpose that
+    # torch.onnx writes with a negative `perm`, which ONNX Runtime refuses.
+    return ops.transpose(
+        y, list(range(axis)) + [rank - 1] + list(range(axis, rank - 1)))
 
 
 def xlogy(x, y):

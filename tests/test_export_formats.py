@@ -1,0 +1,420 @@
+"""Every layer in every inference mode, exported to SavedModel, ONNX, LiteRT.
+
+One model holds each (layer, inference mode) of `LAYERS` as an output. On the
+TensorFlow backend (the reference for export) it is exported once per format
+and each artifact runs in its own runtime (TensorFlow, ONNX Runtime, the
+LiteRT interpreter) in a fresh process where keras_gumbel cannot be imported;
+the three processes run while the next format converts. Deterministic modes
+must equal Keras' outputs (1e-5); "sample" mode must give valid samples
+(exact one-hot rows, 0/1 values, points of the simplex or of [0, 1]) with
+the right distribution, fresh noise on every call (also after a change of
+batch size), and, in a new session, the same stream again from SavedModel
+and ONNX (the artifact carries its seeds) and fresh noise from LiteRT.
+
+Statistical checks: N copies of one logits row per call, two calls per
+format. Each check (a chi-square test of categorical counts, a Hoeffding
+bound on a Bernoulli frequency, a Kolmogorov-Smirnov test of a relaxed
+Bernoulli coordinate) fails a correct implementation with probability
+`stats_utils.DELTA` = 1e-8; there are 2 * (5 + 2 * K) = 30 per format, 90 in
+all, so a correct export fails them with probability < 1e-6 (union bound).
+
+To add a layer, add one `LayerCase` line to `LAYERS`: a factory taking the
+inference mode, the modes to export, the check of a "sample" output and,
+optionally, the shape the layer sees of each logits row (rank > 2 inputs
+and other axes: `GumbelSoftmax` on `[B, 1, K]` and on `[B, K, 1]`).
+
+On JAX and PyTorch, `keras_gumbel.export.export` refuses "sample" mode for
+ONNX and LiteRT at export (their exporters cannot write a random op the
+runtime draws from), and deterministic modes export to ONNX (torch) and
+SavedModel (JAX).
+"""
+
+import collections
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from scipy import special
+
+import keras_gumbel as kg
+import stats_utils
+from backend_utils import BACKEND, requires_tf, to_numpy
+
+K = 5
+N = 20000
+ROW = np.array([-1.5, -0.3, 0.0, 0.8, 2.0], "float32")  # logits of x_rep
+TAU = 0.5
+
+
+def _has(module):
+    return importlib.util.find_spec(module) is not None
+
+
+# --- Checks of a "sample" output: `y` has N rows of the logits ROW. ---------
+
+def check_one_hot(y, layer):
+    del layer
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(y.sum(-1), np.ones(len(y)))
+    stats_utils.assert_chi_square(y.sum(0), special.softmax(ROW))
+
+
+def check_simplex(y, layer):
+    del layer
+    assert np.all(y >= 0)
+    np.testing.assert_allclose(y.sum(-1), 1.0, atol=1e-5)
+    # argmax(softmax((l + g) / tau)) = argmax(l + g) ~ Categorical(softmax(l)).
+    counts = np.bincount(y.argmax(-1), minlength=K)
+    stats_utils.assert_chi_square(counts, special.softmax(ROW))
+
+
+def check_binary(y, layer):
+    del layer
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    bound = stats_utils.hoeffding(len(y))
+    assert np.all(np.abs(y.mean(0) - special.expit(ROW)) < bound), y.mean(0)
+
+
+def check_unit_interval(y, layer):
+    assert np.all((y >= 0) & (y <= 1))
+    tau = float(to_numpy(layer.temperature))
+    for j in range(K):
+        # y = sigmoid((l + L) / tau), L ~ Logistic: P(y <= c) =
+        # sigmoid(tau * logit(c) - l).
+        stats_utils.assert_ks_1samp(
+            y[:, j], lambda c, j=j: special.expit(
+                tau * special.logit(np.clip(c, 1e-300, 1 - 1e-16))
+                - ROW[j]))
+
+
+LayerCase = collections.namedtuple(
+    "LayerCase", ["name", "factory", "modes", "check", "shape"],
+    defaults=[(K,)])  # `shape`: what the layer sees of each (K,) logits row.
+
+LAYERS = [
+    LayerCase("gumbel_softmax_hard", lambda mode: kg.layers.GumbelSoftmax(
+        temperature=TAU, hard=True, inference_mode=mode, seed=1),
+        ("sample", "argmax", "softmax"), check_one_hot),
+    LayerCase("gumbel_softmax", lambda mode: kg.layers.GumbelSoftmax(
+        temperature=TAU, inference_mode=mode, seed=2),
+        ("sample",), check_simplex),
+    LayerCase("gumbel_rao", lambda mode: kg.layers.GumbelSoftmax(
+        temperature=TAU, hard=True, estimator="gumbel_rao",
+        estimator_samples=2, inference_mode=mode, seed=3),
+        ("sample",), check_one_hot),
+    LayerCase("gumbel_softmax_rank3", lambda mode: kg.layers.GumbelSoftmax(
+        temperature=TAU, hard=True, inference_mode=mode, seed=6),
+        ("sample", "argmax", "softmax"), check_one_hot, (1, K)),
+    LayerCase("gumbel_softmax_axis1", lambda mode: kg.layers.GumbelSoftmax(
+        temperature=TAU, hard=True, axis=1, inference_mode=mode, seed=7),
+        ("sample", "argmax", "softmax"), check_one_hot, (K, 1)),
+    LayerCase("relaxed_bernoulli_hard", lambda mode: kg.layers.RelaxedBernoulli(
+        temperature=TAU, hard=True, inference_mode=mode, seed=4),
+        ("sample", "round", "sigmoid"), check_binary),
+    LayerCase("relaxed_bernoulli", lambda mode: kg.layers.RelaxedBernoulli(
+        temperature=TAU, inference_mode=mode, seed=5),
+        ("sample",), check_unit_interval),
+]
+
+
+def build_model(layers=LAYERS, modes=None):
+    """A model from logits to one output per (layer, mode); and the layers."""
+    inputs = keras.Input((K,), name="logits")
+    outputs, made = {}, {}
+    for case in layers:
+        for mode in case.modes:
+            if modes is not None and mode not in modes:
+                continue
+            key = f"{case.name}_{mode}"
+            made[key] = case.factory(mode)
+            if case.shape == (K,):
+                outputs[key] = made[key](inputs)
+            else:
+                x = keras.layers.Reshape(case.shape)(inputs)
+                outputs[key] = keras.layers.Reshape((K,))(made[key](x))
+    model = keras.Model(inputs, outputs)
+    model(np.zeros((2, K), "float32"))  # The ONNX exporter needs a call.
+    return model, made
+
+
+RUNNER = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+
+    # Block keras_gumbel even where it is installed.
+    sys.modules["keras_gumbel"] = None
+    try:
+        import keras_gumbel
+        blocked = False
+    except ImportError:
+        blocked = True
+    fmt, path = sys.argv[1], sys.argv[2]
+
+    def session():
+        if fmt == "tf_saved_model":
+            import tensorflow as tf
+            loaded = tf.saved_model.load(path)  # Keeps the variables alive.
+            return lambda x: {k: v.numpy() for k, v in
+                              loaded.serve(tf.constant(x)).items()}
+        if fmt == "onnx":
+            import onnxruntime as ort
+            s = ort.InferenceSession(path,
+                                     providers=["CPUExecutionProvider"])
+            name = s.get_inputs()[0].name
+            keys = [o.name for o in s.get_outputs()]
+            return lambda x: dict(zip(keys, s.run(None, {name: x})))
+        from ai_edge_litert.interpreter import Interpreter
+        interpreter = Interpreter(model_path=path)
+        (signature,) = interpreter.get_signature_list().values()
+        runner = interpreter.get_signature_runner()
+        name = signature["inputs"][0]
+        return lambda x: {k: np.array(v)
+                          for k, v in runner(**{name: x}).items()}
+
+    data = np.load("inputs.npz")
+    results = {}
+    for prefix, run in (("", session()), ("new_", session())):
+        results[prefix + "det"] = run(data["x_det"])
+        results[prefix + "rep"] = run(data["x_rep"])
+        if not prefix:
+            results["again"] = run(data["x_rep"])
+            results["det_again"] = run(data["x_det"])  # After a resize.
+    out = {f"{call}__{key}": value for call, outputs in results.items()
+           for key, value in outputs.items()}
+    np.savez(f"out_{fmt}.npz", **out)
+    print(json.dumps({"blocked": blocked, "modules": sorted(
+        m for m, v in sys.modules.items()
+        if m.startswith("keras_gumbel") and v is not None)}))
+""")
+
+# format -> (file name, modules it needs, how it is exported). SavedModel
+# first: its runtime process (which imports TensorFlow) is the slowest.
+FORMATS = {
+    "tf_saved_model": ("saved_model", (), "model.export"),
+    "onnx": ("model.onnx", ("tf2onnx", "onnxruntime"), "model.export"),
+    "litert": ("model.tflite", ("ai_edge_litert",), "keras_gumbel.export"),
+}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Exports the model to each format and starts its runtime process."""
+    if BACKEND != "tensorflow":
+        pytest.skip("TensorFlow is the reference backend for export")
+    root = tmp_path_factory.mktemp("formats")
+    keras.utils.set_random_seed(0)
+    model, layers = build_model()
+    rng = np.random.default_rng(0)
+    data = {"x_det": (2 * rng.normal(size=(7, K))).astype("float32"),
+            "x_rep": np.tile(ROW, (N, 1))}
+    np.savez(root / "inputs.npz", **data)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    processes, missing = {}, {}
+    for fmt, (name, needs, how) in FORMATS.items():
+        absent = [m for m in needs if not _has(m)]
+        if absent:
+            missing[fmt] = f"{fmt} needs {', '.join(absent)}"
+            continue
+        if how == "model.export":
+            model.export(str(root / name), format=fmt, verbose=False)
+        else:
+            kg.export.export(model, str(root / name), format=fmt,
+                             verbose=False)
+        processes[fmt] = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, fmt, name], cwd=root, env=env,
+            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    keras_det = {k: to_numpy(v)
+                 for k, v in model(data["x_det"], training=False).items()}
+    results = {}
+
+    def result(fmt):
+        if fmt in missing:
+            pytest.skip(missing[fmt])
+        if fmt not in results:
+            stdout, stderr = processes[fmt].communicate(timeout=300)
+            assert processes[fmt].returncode == 0, stderr[-3000:]
+            info = json.loads(stdout.strip().splitlines()[-1])
+            with np.load(root / f"out_{fmt}.npz") as out:
+                results[fmt] = info, dict(out)
+        return results[fmt]
+
+    yield {"root": root, "layers": layers, "data": data,
+           "keras_det": keras_det, "result": result}
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@requires_tf
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_runs_without_keras_gumbel(exported, fmt):
+    info, out = exported["result"](fmt)
+    assert info == {"blocked": True, "modules": []}
+    assert {key.split("__")[1] for key in out} == set(exported["layers"])
+    assert {key.split("__")[0] for key in out} == {
+        "det", "rep", "again", "det_again", "new_det", "new_rep"}
+
+
+@requires_tf
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_deterministic_modes_equal_keras(exported, fmt):
+    _, out = exported["result"](fmt)
+    for key, layer in exported["layers"].items():
+        if layer.inference_mode == "sample":
+            continue
+        np.testing.assert_allclose(out[f"det__{key}"],
+                                   exported["keras_det"][key], rtol=0,
+                                   atol=1e-5, err_msg=key)
+
+
+@requires_tf
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_sample_mode_valid_fresh_and_replayed(exported, fmt):
+    _, out = exported["result"](fmt)
+    checks = {f"{case.name}_sample": case.check for case in LAYERS}
+    for key, layer in exported["layers"].items():
+        if layer.inference_mode != "sample":
+            continue
+        det = out[f"det__{key}"]
+        assert det.shape == (7, K) and np.all(np.isfinite(det)), key
+        for call in ("rep", "again"):
+            assert out[f"{call}__{key}"].shape == (N, K), key
+            checks[key](out[f"{call}__{key}"], layer)
+        # Fresh noise on every call, also after a change of batch size.
+        assert not np.array_equal(out[f"rep__{key}"], out[f"again__{key}"])
+        if not set(np.unique(det)) <= {0.0, 1.0}:  # Relaxed: never equal.
+            assert not np.array_equal(det, out[f"det_again__{key}"]), key
+        # A new session replays the artifact's stream (the SavedModel's
+        # saved generator state, the ONNX nodes' seeds); LiteRT seeds from
+        # the system on every allocation.
+        replayed = np.array_equal(out[f"new_rep__{key}"], out[f"rep__{key}"])
+        assert replayed == (fmt != "litert"), key
+
+
+@requires_tf
+def test_onnx_samples_with_the_runtime_random_op(exported):
+    exported["result"]("onnx")
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(exported["root"] / "model.onnx")).graph
+    ops = collections.Counter(node.op_type for node in graph.node)
+    # One draw per sampling layer (Gumbel-Rao's backward noise is pruned).
+    assert ops["RandomUniformLike"] == len(LAYERS), ops
+    seeds = [a.f for node in graph.node if node.op_type == "RandomUniformLike"
+             for a in node.attribute if a.name == "seed"]
+    assert len(set(seeds)) == len(seeds)  # No two layers share a stream.
+
+
+@requires_tf
+def test_runtime_ops_only_while_exporting():
+    import tensorflow as tf
+
+    from keras_gumbel.backend import tensorflow as tf_backend
+
+    layer = kg.layers.RelaxedBernoulli(seed=1)
+    spec = tf.TensorSpec([None, K], tf.float32)
+    fn = tf.function(lambda x: layer(x, training=False))
+
+    def op_types():
+        graph = fn.get_concrete_function(spec).graph
+        types = {op.type for op in graph.get_operations()}
+        for function in graph.as_graph_def().library.function:
+            types |= {node.op for node in function.node_def}
+        return types
+
+    training = op_types()
+    assert "StatelessRandomUniformV2" in training
+    assert "RandomUniform" not in training
+    with kg.export.exporting_to("litert"):
+        fn = tf.function(lambda x: layer(x, training=False))
+        exporting = op_types()
+    assert "RandomUniform" in exporting
+    assert not {t for t in exporting if "Stateless" in t}
+    assert tf_backend.export_format() is None
+    with pytest.raises(ValueError, match="`format`.*Received: format='tflite'"):
+        with kg.export.exporting_to("tflite"):
+            pass
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow",
+                    reason="the TensorFlow backend exports 'sample' mode")
+@pytest.mark.parametrize("fmt", ["onnx", "litert"])
+def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, fmt):
+    if BACKEND == "jax" and fmt == "litert":
+        pytest.skip("Keras itself exports LiteRT only from TF and torch")
+    model, _ = build_model(LAYERS[:1], modes=("sample",))
+    path = tmp_path / ("m.onnx" if fmt == "onnx" else "m.tflite")
+    with pytest.raises(
+            ValueError, match=rf"layer 'gumbel_softmax\w*' \(GumbelSoftmax\) "
+            rf"with inference_mode='sample' to format='{fmt}' from the "
+            rf"{BACKEND} backend.*\['argmax', 'softmax'\]"):
+        kg.export.export(model, str(path), format=fmt)
+    assert not path.exists()
+
+
+OFF_TF_RUNNER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.modules["keras_gumbel"] = None
+    x = np.load("x.npy")
+    if sys.argv[1] == "onnx":
+        import onnxruntime as ort
+        s = ort.InferenceSession("model.onnx",
+                                 providers=["CPUExecutionProvider"])
+        out = dict(zip([o.name for o in s.get_outputs()],
+                       s.run(None, {s.get_inputs()[0].name: x})))
+    else:
+        import tensorflow as tf
+        loaded = tf.saved_model.load("saved_model")
+        out = {k: v.numpy() for k, v in loaded.serve(tf.constant(x)).items()}
+    np.savez("out.npz", **out)
+""")
+
+# Measured with Keras 3.15.1 (docs/export.md): from torch, SavedModel export
+# fails for any model (a plain Dense too); from JAX, ONNX needs jax2onnx.
+OFF_TF_FORMATS = {"onnx": "model.onnx", "tf_saved_model": "saved_model"}
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="covered by the matrix")
+@pytest.mark.parametrize("fmt", [
+    "onnx",
+    # jax2tf conversion: about 20 s of CPU.
+    pytest.param("tf_saved_model", marks=pytest.mark.slow)])
+def test_deterministic_modes_export_off_tensorflow(tmp_path, fmt):
+    if fmt == "onnx" and BACKEND == "jax" and not _has("jax2onnx"):
+        pytest.skip("Keras exports ONNX from JAX with jax2onnx (missing)")
+    if fmt == "onnx" and not _has("onnxruntime"):
+        pytest.skip("needs onnxruntime")
+    if fmt == "tf_saved_model" and BACKEND == "torch":
+        pytest.skip("Keras 3.15 exports no SavedModel from torch 2.13")
+    if fmt == "tf_saved_model" and not _has("tensorflow"):
+        pytest.skip("needs tensorflow")
+    deterministic = [c for c in LAYERS if len(c.modes) > 1]
+    model, layers = build_model(deterministic,
+                                modes=("argmax", "softmax", "round",
+                                       "sigmoid"))
+    kg.export.export(model, str(tmp_path / OFF_TF_FORMATS[fmt]), format=fmt,
+                     verbose=False)
+    x = (2 * np.random.default_rng(0).normal(size=(7, K))).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    subprocess.run([sys.executable, "-c", OFF_TF_RUNNER, fmt], cwd=tmp_path,
+                   env=env, check=True, timeout=300, capture_output=True)
+    expected = {k: to_numpy(v) for k, v in model(x, training=False).items()}
+    with np.load(tmp_path / "out.npz") as out:
+        # torch.onnx names outputs by number, in the flattened (sorted-key)
+        # order of the output dict.
+        values = [out[name] for name in
+                  (sorted(expected) if set(out) == set(expected) else out)]
+    assert len(values) == len(expected)
+    for value, key in zip(values, sorted(expected)):
+        np.testing.assert_allclose(value, expected[key], rtol=0, atol=1e-5,
+                                   err_msg=key)
