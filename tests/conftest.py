@@ -12,6 +12,7 @@ import keras
 TF_ONLY = [
     "test_docs.py",
     "test_estimators.py",
+    "test_example_vae.py",
     "test_export.py",
     "test_gumbel.py",
     "test_gumbel_max.py",

@@ -383,22 +383,6 @@ def test_serving_check_catches_a_model_that_differs(smoke_run):
                              smoke_run / "decoder", valid, tf)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
-                    reason="the TensorFlow runs are the tests above")
-def test_smoke_run_on_this_backend(tmp_path):
-    # The suite runs once per backend: on JAX and torch the example trains,
-    # evaluates and writes its metrics (SavedModel export needs TF's
-    # tracking on torch and is skipped there with a note).
-    backend = keras.backend.backend()
-    done = _run("-m", "examples.categorical_vae", "--smoke", "--verbose",
-                "0", "--output-dir", str(tmp_path),
-                env={"KERAS_BACKEND": backend})
-    assert done.returncode == 0, done.stderr
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["backend"] == backend
-    assert math.isfinite(metrics["test_neg_elbo"]) and metrics["steps"] == 8
-
-
 def test_quickstart_trains_the_layer(capsys):
     from examples import quickstart
 
