@@ -187,6 +187,8 @@ API_MODULES = {
     "layers": "keras_gumbel/layers/__init__.py",
     "schedules": "keras_gumbel/schedules.py",
     "callbacks": "keras_gumbel/callbacks.py",
+    "export": "keras_gumbel/export.py",
+    "datasets": "keras_gumbel/datasets.py",
     "testing": "keras_gumbel/testing.py",
 }
 
