@@ -130,6 +130,7 @@ def plot_usage(results, args, path):
             ax = axes[row, g]
             counts = np.asarray(run["counts"][g], dtype=float)
             ax.bar(np.arange(args.vars), counts / counts.sum())
+            ax.set_xticks(range(0, args.vars, max(1, args.vars // 8)))
             ax.set_title(f"{name}, group {g}", fontsize=9)
             ax.set_xlabel("code")
             ax.set_ylabel("share of test positions")
