@@ -1,7 +1,9 @@
 """Speed of GumbelVectorQuantizer against Hugging Face's quantizer.
 
-Times one training step, forward and backward (loss `sum(w * quantized)`,
-gradients for the projection and the codebook), of
+Times one training step, forward and backward (loss `sum(w * quantized) -
+perplexity`, as wav2vec 2.0 trains with a contrastive loss on the output
+and the diversity loss on the training perplexity; gradients for the
+projection and the codebook), of
 `keras_gumbel.layers.GumbelVectorQuantizer` on the current Keras backend and
 of `transformers`' `Wav2Vec2GumbelVectorQuantizer` (PyTorch), in the same
 process, on the same sizes and weights (default: batch 8 x 500 frames x 512
@@ -68,8 +70,8 @@ def hf_step(layer, x, w):
 
     def step():
         hf.zero_grad(set_to_none=True)
-        quantized, _ = hf(xt)
-        (quantized * wt).sum().backward()
+        quantized, perplexity = hf(xt)
+        ((quantized * wt).sum() - perplexity).backward()
         return float(hf.codevectors.grad[0, 0, 0])  # waits for the step
 
     return step
@@ -86,7 +88,8 @@ def keras_step(layer, x, w):
         @tf.function
         def grads():
             with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(layer(xt, training=True) * wt)
+                quantized, perplexity = layer(xt, training=True)
+                loss = tf.reduce_sum(quantized * wt) - perplexity
             return tape.gradient(loss, layer.trainable_variables)
 
         return lambda: float(grads()[0].numpy().ravel()[0])
@@ -94,9 +97,9 @@ def keras_step(layer, x, w):
         import jax
 
         def loss_fn(trainable, non_trainable):
-            out, non_trainable = layer.stateless_call(
+            (quantized, perplexity), non_trainable = layer.stateless_call(
                 trainable, non_trainable, x, training=True)
-            return (out * w).sum(), non_trainable
+            return (quantized * w).sum() - perplexity, non_trainable
 
         grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
         trainable = [v.value for v in layer.trainable_variables]
@@ -115,7 +118,8 @@ def keras_step(layer, x, w):
     def step():
         for p in params:
             p.grad = None
-        (layer(xt, training=True) * wt).sum().backward()
+        quantized, perplexity = layer(xt, training=True)
+        ((quantized * wt).sum() - perplexity).backward()
         return float(params[0].grad.ravel()[0])
 
     return step
@@ -146,7 +150,8 @@ def main(argv=None):
     w = rng.normal(size=shape[:-1] + (args.codevector_dim,)).astype(
         "float32")
     layer = GumbelVectorQuantizer(args.groups, args.vars,
-                                  args.codevector_dim, seed=0)
+                                  args.codevector_dim, return_perplexity=True,
+                                  seed=0)
     layer.build((None, None, args.features))
     steps = {"keras_gumbel": keras_step(layer, x, w),
              "huggingface": hf_step(layer, x, w)}

@@ -200,18 +200,33 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
     def call(self, inputs, training=None, mask=None):
         g, v = self.num_groups, self.num_vars
         ldt = self._logits_dtype
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
+            lead = tuple(inputs.shape[:-1])
+            if len(mask.shape) != len(lead) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(mask.shape, lead)):
+                raise ValueError(invalid(
+                    "mask", f"a bool tensor of shape {lead} (the input's "
+                    f"shape without its last axis)",
+                    f"<tensor of shape {tuple(mask.shape)}>"))
         logits = self.weight_proj(ops.cast(inputs, ldt))
         logits = _reshape_tail(logits, 1, (g, v))  # [..., G, V]
         axis = len(logits.shape) - 1
+        add_diversity = bool(training) and self.diversity_weight > 0
+        # Computed only when returned or used by the diversity loss.
+        perplexity = None
         if training:
             onehot = gumbel_softmax(logits, self.current_temperature(),
                                     hard=True, axis=axis,
                                     seed=self._next_seed())
-            probs = ops.softmax(logits, axis=-1)
+            if self.return_perplexity or add_diversity:
+                perplexity = self._perplexity(
+                    ops.softmax(logits, axis=-1), mask)
         else:
             onehot = one_hot_argmax(logits, axis, ldt)
-            probs = onehot
-        perplexity = self._perplexity(probs, mask)
+            if self.return_perplexity:
+                perplexity = self._perplexity(onehot, mask)
         codebook = ops.reshape(ops.cast(self.codevectors, self.compute_dtype),
                                (g, v, self.codevector_size))
         # An exact lookup: one 1 and zeros times the codebook, summed. A
@@ -224,7 +239,7 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
         quantized = ops.transpose(ops.matmul(flat, codebook), (1, 0, 2))
         quantized = _reshape_tail(quantized, 2, (self.codevector_dim,),
                                   like=logits)
-        if training and self.diversity_weight > 0:
+        if add_diversity:
             total = float(g * v)
             self.add_loss(self.diversity_weight * (total - perplexity) / total)
         if self.return_perplexity:
@@ -238,14 +253,6 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
         if mask is None:
             marginal = ops.mean(flat, axis=0)
         else:
-            lead = tuple(probs.shape[:-2])
-            if len(mask.shape) != len(lead) or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(mask.shape, lead)):
-                raise ValueError(invalid(
-                    "mask", f"a bool tensor of shape {lead} (the input's "
-                    f"shape without its last axis)",
-                    f"<tensor of shape {tuple(mask.shape)}>"))
             keep = ops.reshape(ops.cast(mask, "bool"), (-1, 1, 1))
             flat = ops.where(keep, flat, ops.zeros_like(flat))
             count = ops.sum(ops.cast(keep, flat.dtype))
