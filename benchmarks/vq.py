@@ -42,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=1,
                         help="steps per round (the round's time is the mean)")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--json", default=None, help="write results here")
     return parser.parse_args(argv)
 
@@ -144,6 +146,10 @@ def time_rounds(steps, rounds, repeats, warmup):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     rng = np.random.default_rng(0)
     shape = (args.batch, args.frames, args.features)
     x = rng.normal(size=shape).astype("float32")

@@ -21,8 +21,8 @@ from keras import ops
 from keras_gumbel import callbacks, schedules, testing
 from keras_gumbel.layers import GumbelVectorQuantizer
 from keras_gumbel.layers.vector_quantizer import PERPLEXITY_EPSILON
-from tests.backend_utils import BACKEND, requires_tf, to_numpy, value_and_grad
-from tests.stats_utils import DELTA, assert_chi_square
+from backend_utils import requires_tf, to_numpy, value_and_grad
+from stats_utils import DELTA, assert_chi_square
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
