@@ -8,5 +8,6 @@ and export to SavedModel.
 
 from keras_gumbel.layers.gumbel_softmax import GumbelSoftmax
 from keras_gumbel.layers.relaxed_bernoulli import RelaxedBernoulli
+from keras_gumbel.layers.vector_quantizer import GumbelVectorQuantizer
 
-__all__ = ["GumbelSoftmax", "RelaxedBernoulli"]
+__all__ = ["GumbelSoftmax", "GumbelVectorQuantizer", "RelaxedBernoulli"]

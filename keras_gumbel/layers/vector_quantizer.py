@@ -1,0 +1,294 @@
+"""The `GumbelVectorQuantizer` layer: wav2vec 2.0's product quantizer."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gumbel import backend
+from keras_gumbel.layers._base import (RelaxedSamplingLayer, check_bool,
+                                       check_int)
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops._checks import invalid
+from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
+from keras_gumbel.ops.straight_through import one_hot_argmax
+
+__all__ = ["GumbelVectorQuantizer"]
+
+#: Added to the marginal probabilities inside the log of the perplexity, as
+#: in fairseq's wav2vec 2.0 (`log(p + 1e-7)`).
+PERPLEXITY_EPSILON = 1e-7
+
+
+def _check_size(value, name):
+    value = check_int(value, name)
+    if value < 1:
+        raise ValueError(invalid(name, "a positive int", value))
+    return value
+
+
+def _reshape_tail(x, drop, tail, like=None):
+    """Reshapes `x` to `like`'s shape with its last `drop` axes replaced by
+    `tail` (`like` defaults to `x`).
+
+    Uses the static leading shape where at most one dimension is unknown
+    (always on JAX and PyTorch), else the dynamic one (TensorFlow graphs with
+    unknown batch and time).
+    """
+    like = x if like is None else like
+    lead = tuple(like.shape)[:-drop]
+    if sum(d is None for d in lead) <= 1:
+        return ops.reshape(x, tuple(-1 if d is None else d for d in lead)
+                           + tuple(tail))
+    shape = backend.shape_of(like)
+    new_shape = ops.concatenate(
+        [shape[:-drop], ops.convert_to_tensor(tail, dtype=shape.dtype)],
+        axis=0)
+    return ops.reshape(x, new_shape)
+
+
+@keras.saving.register_keras_serializable(package="keras_gumbel")
+class GumbelVectorQuantizer(RelaxedSamplingLayer):
+    """Product quantization with a straight-through Gumbel-Softmax.
+
+    The quantizer of wav2vec 2.0 (Baevski et al. 2020): numerically the same
+    as Hugging Face's `Wav2Vec2GumbelVectorQuantizer` given the same weights
+    (up to the `1e-7` of the perplexity, see below). A Dense projection
+    `weight_proj` maps each feature vector `x` (the last axis of the input)
+    to `G * V` logits, `G = num_groups` groups of `V = num_vars`. Each group
+    selects one of its `V` codevectors (rows of the weight `codevectors`, of
+    size `codevector_dim // G`); the output is the concatenation of the `G`
+    selected codevectors:
+    ```
+    logits[g] = (x @ kernel + bias)[g*V : (g+1)*V]           (float32)
+    training:  d[g] = one_hot(argmax(logits[g] + gumbel))    (ST gradient of
+                      softmax((logits[g] + gumbel) / temperature))
+    inference: d[g] = one_hot(argmax(logits[g]))
+    output = concat_g(d[g] @ codevectors[g*V : (g+1)*V])
+    ```
+    In training each group's output is exactly one codevector, drawn with
+    probabilities `softmax(logits[g])`; the temperature only shapes the
+    straight-through gradient. The codebook usage is measured by the
+    perplexity, computed from `p = softmax(logits)` in training and from the
+    one-hots `d` at inference, averaged over the positions (only the
+    positions where `mask` is true):
+    ```
+    pbar[g] = mean over positions of p[g]
+    perplexity = sum_g exp(-sum_v pbar[g, v] * log(pbar[g, v] + 1e-7))
+    ```
+    It lies in `[G, G * V]` (up to the `1e-7`). With `diversity_weight = w >
+    0` the layer adds wav2vec 2.0's diversity loss in training (`add_loss`):
+    ```
+    loss = w * (G * V - perplexity) / (G * V)
+    ```
+    (fairseq's formula; Hugging Face's class now uses `xlogy(p, p)` instead
+    of `p * log(p + 1e-7)`: the two perplexities differ by a relative amount
+    below `V * 1e-7`.)
+
+    The logits, the sampling and the perplexity are computed in float32
+    (float64 for a float64 layer) under any dtype policy, as wav2vec 2.0
+    does under mixed precision: the inputs arrive in the compute dtype (as
+    Keras casts them) and `weight_proj` is a float32 layer; the
+    codevectors are looked up in the layer's compute dtype, which is the
+    output's dtype. The perplexity is always float32 (float64).
+
+    The temperature is a scalar float32 variable (`set_temperature`,
+    annealed by `keras_gumbel.callbacks.TemperatureScheduler`), or learned
+    with `learn_temperature=True`. wav2vec 2.0 anneals it as
+    `max(2 * 0.999995**step, 0.5)`, which is
+    `keras_gumbel.schedules.ExponentialDecay(initial=2.0,
+    rate=-math.log(0.999995), minimum=0.5)`.
+
+    The weights are initialized as in wav2vec 2.0: kernel `N(0, 1)`, bias
+    zero, codevectors `U(0, 1)`.
+
+    Args:
+      num_groups: int >= 1, the number of groups `G`.
+      num_vars: int >= 1, the number of codevectors per group `V`.
+      codevector_dim: int, the output size; a multiple of `num_groups`.
+      temperature: initial temperature of the straight-through Gumbel-Softmax
+        (a positive finite float; wav2vec 2.0 starts at 2).
+      return_perplexity: whether the layer returns `(quantized, perplexity)`
+        instead of `quantized`.
+      diversity_weight: non-negative float `w`, the weight of the diversity
+        loss added in training (0 adds none).
+      learn_temperature: whether the temperature is a trainable weight.
+      seed: int or None, the seed of the layer's noise.
+      **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+      inputs: float tensor `[batch, ..., D]`.
+      training: Python bool; `None` follows Keras (true inside `fit`).
+      mask: optional bool tensor `[batch, ...]` (the input's shape without
+        its last axis), from Keras masking or passed explicitly: positions
+        where it is false are quantized but left out of the perplexity (and
+        the diversity loss), like `mask_time_indices` in Hugging Face.
+
+    Returns:
+      `quantized`, `[batch, ..., codevector_dim]` in the compute dtype, or
+      `(quantized, perplexity)` with a scalar perplexity when
+      `return_perplexity=True`.
+
+    Example:
+    >>> import numpy as np
+    >>> vq = GumbelVectorQuantizer(num_groups=2, num_vars=8,
+    ...                            codevector_dim=16, return_perplexity=True)
+    >>> q, perplexity = vq(np.ones((4, 10, 32), "float32"))  # [4, 10, 16]
+
+    References:
+      Baevski, Zhou, Mohamed, Auli. wav2vec 2.0: A Framework for
+      Self-Supervised Learning of Speech Representations. NeurIPS 2020.
+      Jang, Gu, Poole. Categorical Reparameterization with Gumbel-Softmax.
+      ICLR 2017.
+    """
+
+    _INFERENCE_MODES = ("argmax",)
+
+    def __init__(self, num_groups, num_vars, codevector_dim, temperature=2.0,
+                 return_perplexity=False, diversity_weight=0.0,
+                 learn_temperature=False, seed=None, **kwargs):
+        self.num_groups = _check_size(num_groups, "num_groups")
+        self.num_vars = _check_size(num_vars, "num_vars")
+        self.codevector_dim = _check_size(codevector_dim, "codevector_dim")
+        if self.codevector_dim % self.num_groups:
+            raise ValueError(invalid(
+                "codevector_dim", f"a multiple of num_groups={num_groups} "
+                "(the output concatenates one codevector per group)",
+                codevector_dim))
+        self.return_perplexity = check_bool(return_perplexity,
+                                            "return_perplexity")
+        if (isinstance(diversity_weight, (bool, np.bool_))
+                or not isinstance(diversity_weight,
+                                  (int, float, np.integer, np.floating))
+                or not math.isfinite(diversity_weight)
+                or diversity_weight < 0):
+            raise ValueError(invalid(
+                "diversity_weight", "a non-negative finite float",
+                diversity_weight))
+        self.diversity_weight = float(diversity_weight)
+        super().__init__(temperature=temperature, hard=True,
+                         learn_temperature=learn_temperature,
+                         inference_mode="argmax", seed=seed, **kwargs)
+        # wav2vec 2.0 computes the logits in float32 under mixed precision.
+        self._logits_dtype = _checks.compute_dtype(self.compute_dtype)
+        self.weight_proj = keras.layers.Dense(
+            self.num_groups * self.num_vars,
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            bias_initializer="zeros", dtype=self._logits_dtype,
+            name="weight_proj")
+
+    @property
+    def codevector_size(self):
+        """The size of one codevector, `codevector_dim // num_groups`."""
+        return self.codevector_dim // self.num_groups
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(invalid(
+                "inputs", "a tensor [batch, ..., features] of rank >= 2 with "
+                "a known last dimension", f"<shape {input_shape}>"))
+        self.weight_proj.build(input_shape)
+        self.codevectors = self.add_weight(
+            name="codevectors",
+            shape=(self.num_groups * self.num_vars, self.codevector_size),
+            initializer=keras.initializers.RandomUniform(0.0, 1.0),
+            trainable=True)
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        g, v = self.num_groups, self.num_vars
+        ldt = self._logits_dtype
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
+            lead = tuple(inputs.shape[:-1])
+            if len(mask.shape) != len(lead) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(mask.shape, lead)):
+                raise ValueError(invalid(
+                    "mask", f"a bool tensor of shape {lead} (the input's "
+                    f"shape without its last axis)",
+                    f"<tensor of shape {tuple(mask.shape)}>"))
+        logits = self.weight_proj(ops.cast(inputs, ldt))
+        logits = _reshape_tail(logits, 1, (g, v))  # [..., G, V]
+        axis = len(logits.shape) - 1
+        add_diversity = bool(training) and self.diversity_weight > 0
+        # Computed only when returned or used by the diversity loss.
+        perplexity = None
+        if training:
+            onehot = gumbel_softmax(logits, self.current_temperature(),
+                                    hard=True, axis=axis,
+                                    seed=self._next_seed())
+            if self.return_perplexity or add_diversity:
+                perplexity = self._perplexity(
+                    ops.softmax(logits, axis=-1), mask)
+        else:
+            onehot = one_hot_argmax(logits, axis, ldt)
+            if self.return_perplexity:
+                perplexity = self._perplexity(onehot, mask)
+        codebook = ops.reshape(ops.cast(self.codevectors, self.compute_dtype),
+                               (g, v, self.codevector_size))
+        # An exact lookup: one 1 and zeros times the codebook, summed. A
+        # batched matmul over the groups ([G, N, V] @ [G, V, d]): TF's
+        # gradient of the equivalent einsum "...gv,gvd->...gd" is ~100x
+        # slower.
+        flat = ops.transpose(
+            ops.reshape(ops.cast(onehot, self.compute_dtype), (-1, g, v)),
+            (1, 0, 2))
+        quantized = ops.transpose(ops.matmul(flat, codebook), (1, 0, 2))
+        quantized = _reshape_tail(quantized, 2, (self.codevector_dim,),
+                                  like=logits)
+        if add_diversity:
+            total = float(g * v)
+            self.add_loss(self.diversity_weight * (total - perplexity) / total)
+        if self.return_perplexity:
+            return quantized, perplexity
+        return quantized
+
+    def _perplexity(self, probs, mask):
+        """`sum_g exp(entropy(mean of probs over the (masked) positions))`."""
+        g, v = self.num_groups, self.num_vars
+        flat = ops.reshape(probs, (-1, g, v))
+        if mask is None:
+            marginal = ops.mean(flat, axis=0)
+        else:
+            keep = ops.reshape(ops.cast(mask, "bool"), (-1, 1, 1))
+            flat = ops.where(keep, flat, ops.zeros_like(flat))
+            count = ops.sum(ops.cast(keep, flat.dtype))
+            # No position kept: zero marginals, perplexity G (not NaN).
+            marginal = ops.sum(flat, axis=0) / ops.maximum(count, 1.0)
+        entropy = -ops.sum(
+            marginal * ops.log(marginal + PERPLEXITY_EPSILON), axis=-1)
+        return ops.sum(ops.exp(entropy))
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)[:-1] + (self.codevector_dim,)
+        if self.return_perplexity:
+            return shape, ()
+        return shape
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        shape = self.compute_output_shape(inputs.shape)
+        if not self.return_perplexity:
+            return keras.KerasTensor(shape, dtype=self.compute_dtype)
+        return (keras.KerasTensor(shape[0], dtype=self.compute_dtype),
+                keras.KerasTensor((), dtype=self._logits_dtype))
+
+    def compute_mask(self, inputs, mask=None):
+        if self.return_perplexity:
+            return mask, None
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        # Fixed by the layer, not constructor arguments.
+        del config["hard"], config["inference_mode"]
+        config.update({
+            "num_groups": self.num_groups,
+            "num_vars": self.num_vars,
+            "codevector_dim": self.codevector_dim,
+            "return_perplexity": self.return_perplexity,
+            "diversity_weight": self.diversity_weight,
+        })
+        return config
