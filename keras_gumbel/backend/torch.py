@@ -48,7 +48,10 @@ def draw_seed(seed):
     if seed is None:
         return int(torch.randint(0, 2**62, ()).item())
     if isinstance(seed, keras.random.SeedGenerator):
-        first, second = keras.ops.convert_to_numpy(seed.next()).tolist()
+        state = seed.next()
+        if state.device.type == "meta":  # Keras' shape inference: no data.
+            return 0
+        first, second = keras.ops.convert_to_numpy(state).tolist()
         return _from_pair(first, second)
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(invalid("seed", SEED_EXPECTED, seed))
