@@ -173,8 +173,9 @@ def main(argv=None):
                         help="directory holding binarized_mnist.npz (or the "
                         "file); default: scikit-learn digits")
     parser.add_argument("--output-dir", default="concrete_autoencoder_out")
-    parser.add_argument("--lr", type=float, default=1e-3,
-                        help="Adam learning rate (the paper's 1e-3)")
+    parser.add_argument("--lr", type=float, default=3e-3,
+                        help="Adam learning rate (the paper: 1e-3 over many "
+                        "more steps)")
     parser.add_argument("--trees", type=int, default=100,
                         help="ExtraTrees size")
     parser.add_argument("--seed", type=int, default=0)
