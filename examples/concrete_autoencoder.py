@@ -112,6 +112,7 @@ def ridge_mse(x_train, x_test, index, alpha=1e-3):
     """Test MSE of all pixels reconstructed linearly from `index` pixels."""
     from sklearn.linear_model import Ridge
 
+    index = np.unique(index)  # a duplicate pick adds no information
     ridge = Ridge(alpha=alpha).fit(x_train[:, index], x_train)
     return float(np.mean((ridge.predict(x_test[:, index]) - x_test) ** 2))
 
