@@ -131,7 +131,14 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--min-block", type=float, default=0.3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch.set_num_threads (on a shared machine "
+                        "more threads than free cores slow torch 10x+)")
     args = parser.parse_args(argv)
+    if BACKEND == "torch":
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     rounds, min_block = (2, 0.05) if args.quick else (args.rounds,
                                                       args.min_block)
     modes = ("graph", "xla") if BACKEND == "tensorflow" else (
