@@ -1,4 +1,4 @@
-"""Smoke test of examples/concrete_autoencoder.py (a few seconds of training)."""
+"""Smoke test of examples/concrete_autoencoder.py (seconds of training)."""
 
 import json
 import os

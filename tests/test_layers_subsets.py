@@ -1,4 +1,4 @@
-"""Tests for keras_gumbel.layers.GumbelTopK and keras_gumbel.layers.ConcreteSelect.
+"""Tests for keras_gumbel.layers.GumbelTopK and ConcreteSelect.
 
 Backend-neutral except the SavedModel test (TensorFlow only).
 """

@@ -1,4 +1,4 @@
-"""The `ConcreteSelect` layer: learned feature selection (concrete autoencoder)."""
+"""The `ConcreteSelect` layer: learned feature selection (Abid et al. 2019)."""
 
 import keras
 import numpy as np
