@@ -16,6 +16,7 @@ from keras_gumbel.ops.kl import categorical_kl_uniform
 from keras_gumbel.ops.relaxed_bernoulli import (relaxed_bernoulli,
                                                 relaxed_bernoulli_log_prob)
 from keras_gumbel.ops.straight_through import straight_through
+from keras_gumbel.ops.subsets import gumbel_top_k, relaxed_top_k
 
 __all__ = [
     "ESTIMATORS",
@@ -25,8 +26,10 @@ __all__ = [
     "gumbel_max",
     "gumbel_softmax",
     "gumbel_softmax_log_prob",
+    "gumbel_top_k",
     "relaxed_bernoulli",
     "relaxed_bernoulli_log_prob",
+    "relaxed_top_k",
     "sample_gumbel",
     "straight_through",
 ]

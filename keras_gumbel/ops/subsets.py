@@ -1,0 +1,235 @@
+"""Subsets of k items: Gumbel-top-k samples and their continuous relaxation."""
+
+import numpy as np
+from keras import ops
+
+from keras_gumbel import backend
+from keras_gumbel.ops import _checks
+from keras_gumbel.ops._checks import invalid
+from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel.ops.gumbel import gumbel_noise
+from keras_gumbel.ops.straight_through import replace_forward
+
+__all__ = ["gumbel_top_k", "relaxed_top_k"]
+
+
+def check_k(k, n=None, name="k"):
+    """Returns `k` as an int in `[1, n]` (`n` None: unknown), else raises.
+
+    Always `ValueError`, naming the argument, also for non-int values.
+    """
+    if (isinstance(k, (bool, np.bool_))
+            or not isinstance(k, (int, np.integer)) or k < 1
+            or (n is not None and k > n)):
+        where = "" if n is None else (f" and <= {n}, the number of items "
+                                      f"along `axis`")
+        raise ValueError(invalid(name, f"an int >= 1{where}", k))
+    return int(k)
+
+
+def _prepare(logits, k, axis):
+    """Checks the common arguments; returns `(logits, axis, k)`."""
+    logits = _checks.convert_logits(logits)
+    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
+    k = check_k(k, logits.shape[axis])
+    return logits, axis, k
+
+
+def top_k_mask(z, k, axis):
+    """Boolean mask of the `k` largest entries of `z` along `axis`.
+
+    Exactly `k` entries are true per slice, ties broken by the lower index,
+    except that `-inf` entries are never chosen: a slice with `c < k` finite
+    entries gets those `c`. Works with unknown (TF graph) dimensions other
+    than the static rank, and under XLA.
+    """
+    rank = len(z.shape)
+    last = axis == rank - 1
+    values, _ = ops.top_k(z if last else ops.moveaxis(z, axis, -1), k,
+                          sorted=False)
+    kth = ops.min(values, axis=-1, keepdims=True)  # the k-th largest
+    if not last:
+        kth = ops.moveaxis(kth, -1, axis)
+    above = z > kth
+    # Gumbel ties are rare but possible after rounding: fill the remaining
+    # places from the entries equal to the k-th value, lowest index first.
+    tied = z == kth
+    need = k - ops.sum(ops.cast(above, "int32"), axis=axis, keepdims=True)
+    order = ops.cumsum(ops.cast(tied, "int32"), axis=axis)
+    return (above | (tied & (order <= need))) & (z > -np.inf)
+
+
+def gumbel_top_k(logits, k, axis=-1, seed=None):
+    """Draws `k` items without replacement, as a k-hot vector.
+
+    ```
+    sample = k_hot(top_k(logits + g)),   g_i ~ Gumbel(0, 1) i.i.d.
+    ```
+    The indices of the `k` largest perturbed logits are an exact draw of
+    `k` distinct items where each next item is chosen with probability
+    proportional to `softmax(logits)` among the items left (the
+    Plackett-Luce law; Kool et al. 2019). `-inf` logits (probability zero)
+    are never drawn: a slice with only `c < k` finite logits gets those `c`
+    items. The noise is the noise `gumbel_softmax` draws for the same seed
+    and shape.
+
+    Args:
+      logits: float tensor of rank >= 1, unnormalized log-probabilities.
+      k: int in `[1, n]`, `n` the size of `axis` (not checked against an
+        unknown TF graph dimension: `top_k` fails at run time then).
+      axis: the axis of the items.
+      seed: None, int, shape-[2] int tensor or `keras.random.SeedGenerator`.
+
+    Returns:
+      A tensor of 0s and 1s with the shape and dtype of `logits`, `k` ones
+      along `axis`. It carries no gradient; use
+      `relaxed_top_k(..., hard=True)` for one that does.
+
+    Raises:
+      ValueError: `k` not an int in `[1, n]`, `axis` out of range.
+
+    Example:
+    >>> import numpy as np
+    >>> subset = gumbel_top_k(np.log([[0.1, 0.2, 0.3, 0.4]]), k=2, seed=0)
+
+    References:
+      Kool, van Hoof, Welling. Stochastic Beams and Where to Find Them: The
+      Gumbel-Top-k Trick for Sampling Sequences Without Replacement. ICML
+      2019.
+    """
+    logits, axis, k = _prepare(logits, k, axis)
+    cdt = _checks.compute_dtype(logits.dtype)
+    x = ops.cast(logits, cdt)
+    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed), cdt)
+    return ops.stop_gradient(ops.cast(top_k_mask(z, k, axis), logits.dtype))
+
+
+def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
+                  seed=None):
+    """Draws a relaxed k-hot sample (Xie & Ermon 2019), or a hard one.
+
+    From the perturbed logits `r = logits + g` (the noise of
+    `gumbel_top_k` and `gumbel_softmax` for the same seed), `k` successive
+    tempered softmaxes each take out the mass already chosen:
+    ```
+    for j = 1..k:
+        a_j = softmax(r / temperature)
+        r   = r + log(1 - a_j)
+    y = a_1 + ... + a_k
+    ```
+    Every `y_i` is >= 0 and `sum(y) = k` (up to rounding). As the
+    temperature goes to 0, `y` tends to `gumbel_top_k` with the same seed.
+    With `hard=True` the forward value is exactly that k-hot sample, and the
+    gradient is the gradient of the relaxed `y` drawn with the same noise
+    (straight-through).
+
+    `log(1 - a_j)` is computed in log space (`log1p(-a)` for every entry but
+    the largest, whose `1 - a` is the sum of the others, a `logsumexp`), so
+    temperatures down to 1e-3, logits up to +-1e4 and `-inf` logits give no
+    NaN or inf, in the value or the gradient. `-inf` logits get exactly 0;
+    a slice with only `c < k` finite logits sums to `c`. Computation is in
+    float32 (float64 for float64 logits). Cost: about `k` softmax passes
+    forward and backward (automatic differentiation through the loop).
+
+    Args:
+      logits: float tensor of rank >= 1.
+      k: int in `[1, n]`, `n` the size of `axis`.
+      temperature: positive float, tensor or variable; a tensor broadcasts to
+        the logits' shape with `axis` removed (e.g. `[B]` for `[B, n]`), and
+        receives a gradient.
+      hard: whether to return the exact k-hot sample (straight-through).
+      axis: the axis of the items.
+      seed: None, int, shape-[2] int tensor or `keras.random.SeedGenerator`.
+
+    Returns:
+      A tensor with the shape and dtype of `logits`.
+
+    Raises:
+      ValueError: `k` not an int in `[1, n]`, a temperature that is not
+        positive and finite (when known statically), `axis` out of range.
+      TypeError: non-float logits, `hard` not a bool.
+
+    Example:
+    >>> import numpy as np
+    >>> logits = np.log([[0.1, 0.2, 0.3, 0.4]]).astype("float32")
+    >>> y = relaxed_top_k(logits, k=2, temperature=0.5, seed=0)  # sums to 2
+    >>> d = relaxed_top_k(logits, k=2, hard=True, seed=0)  # 2-hot
+
+    References:
+      Xie, Ermon. Reparameterizable Subset Sampling via Continuous
+      Relaxations. IJCAI 2019.
+    """
+    logits, axis, k = _prepare(logits, k, axis)
+    hard = _checks.check_bool(hard, "hard")
+    cdt = _checks.compute_dtype(logits.dtype)
+    tau, tau_is_number = _checks.convert_temperature(
+        temperature, cdt, tuple(logits.shape), axis)
+    x = ops.cast(logits, cdt)
+    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed), cdt)
+    valid = z > -np.inf
+    # Finite everywhere: `-inf` entries are masked by `valid` below, and a
+    # finite placeholder keeps their gradients (and the temperature's) at 0
+    # instead of `0 * inf`.
+    r = ops.where(valid, z, ops.zeros_like(z))
+    y = _relaxed_k_hot(r, valid, k, None if tau_is_number and tau == 1.0
+                       else tau, axis)
+    if hard:
+        y = replace_forward(y, ops.cast(top_k_mask(z, k, axis), cdt))
+    return ops.cast(y, logits.dtype)
+
+
+def _relaxed_k_hot(r, valid, k, tau, axis):
+    """The k successive softmaxes on finite `r`, restricted to `valid`.
+
+    Args:
+      r: finite perturbed logits (0 where not `valid`).
+      valid: bool, the entries that can be chosen.
+      k: the number of steps.
+      tau: None (temperature 1), a Python float, or a tensor with a size-1
+        dimension at `axis`.
+    """
+    zero = ops.zeros_like(r)
+    minus_inf = ops.full_like(r, -np.inf)
+    count = ops.sum(ops.cast(valid, "int32"), axis=axis, keepdims=True)
+    total = zero
+    for step in range(k):
+        s = r if tau is None else r / tau
+        s_valid = ops.where(valid, s, minus_inf)
+        # The shift of a softmax does not change it: no gradient needed.
+        top = ops.stop_gradient(ops.max(s_valid, axis=axis, keepdims=True))
+        is_top = (backend.one_hot_argmax(s_valid, axis, r.dtype) > 0) & valid
+        d = ops.where(valid, s - top, zero)  # <= 0, and 0 at the top entry
+        e = ops.where(valid, ops.exp(d), zero)
+        # >= 1 (the top entry's e is 1), or 0 in a slice without items.
+        norm = ops.sum(e, axis=axis, keepdims=True)
+        norm = ops.where(count > 0, norm, ops.ones_like(norm))
+        a = e / norm
+        # log(1 - a_i): log1p(-a_i) is accurate wherever a_i <= 1/2, that is
+        # for every entry but the top one. For the top one, 1 - a is the
+        # mass of the others, `logsumexp(d_others) - log(norm)`, which stays
+        # finite when `a` rounds to 1 (small temperature, distant logits).
+        others = valid & ~is_top
+        d_others = ops.where(others, d, minus_inf)
+        second = ops.stop_gradient(ops.max(d_others, axis=axis,
+                                           keepdims=True))
+        has_others = second > -np.inf
+        second = ops.where(has_others, second, ops.zeros_like(second))
+        # The inner `where`s keep `exp` finite where its value is unused, so
+        # that no `0 * inf` reaches the gradients.
+        e_others = ops.where(others, ops.exp(ops.where(others, d - second,
+                                                       zero)), zero)
+        sum_others = ops.sum(e_others, axis=axis, keepdims=True)
+        log_rest = (second + ops.log(ops.where(has_others, sum_others,
+                                               ops.ones_like(sum_others)))
+                    - ops.log(norm))
+        # A slice with a single item left has nothing else to give mass to:
+        # its later steps are switched off below, keep `r` finite.
+        log_rest = ops.where(has_others, log_rest, ops.zeros_like(log_rest))
+        log1m_a = ops.where(is_top, log_rest + zero,
+                            ops.log1p(-ops.where(is_top, zero, a)))
+        # Slices with fewer than `step + 1` finite logits have run out.
+        live = step < count
+        total = total + ops.where(live, a, zero)
+        if step + 1 < k:
+            r = r + log1m_a
+    return total
