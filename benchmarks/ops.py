@@ -174,7 +174,12 @@ def bench_shape(shape, rounds, min_block, use_tfp, use_torch):
 
 
 def _ratio(a, b):
-    return float("nan") if a is None or b is None else a / b
+    """`a / b`, or None where a candidate did not run (package missing)."""
+    return None if a is None or b is None else a / b
+
+
+def _cell(value):
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def report(all_results, shapes, metric):
@@ -225,8 +230,10 @@ def report(all_results, shapes, metric):
                                              g(("graph", "ours", p))),
                 }
                 print(f"| {shape[0]}x{shape[1]} | {p} | {m} | "
-                      + " | ".join(f"{v:.2f}" for v in row.values()) + " |")
+                      + " | ".join(_cell(v) for v in row.values()) + " |")
                 for k, v in row.items():
+                    if v is None:
+                        continue
                     bigger_is_better = "/ours" in k
                     key = (p, m, k)
                     old = worst.get(key)
@@ -237,6 +244,8 @@ def report(all_results, shapes, metric):
     for (p, m, k), v in worst.items():
         if p == "fwd+bwd":
             print(f"  {m:5s} {k:22s} {v:.2f}")
+    print("  (n/a: the candidate did not run; see the first lines for the "
+          "package to install)")
 
 
 def main():
@@ -259,12 +268,16 @@ def main():
             torch.set_num_threads(threads)
         except ImportError:
             use_torch = False
+            print("torch is not installed: its columns are n/a "
+                  "(pip install -e \".[torch]\")")
     use_tfp = not args.no_tfp
     if use_tfp:
         try:
             import tensorflow_probability  # noqa: F401
         except ImportError:
             use_tfp = False
+            print("TensorFlow Probability is not installed: its columns are "
+                  "n/a (pip install -e \".[test]\")")
 
     print(f"TF {tf.__version__} (intra-op threads: "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default = ' + str(threads)})"

@@ -11,7 +11,11 @@ from keras_gumbel.ops.straight_through import one_hot_argmax
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelSoftmax(RelaxedSamplingLayer):
-    """Samples a relaxed (or hard) one-hot vector from logits.
+    """Samples a relaxed (or hard) one-hot vector; samples at inference too.
+
+    By default (`inference_mode="sample"`) the layer also samples outside
+    training, so `predict` is random; pass `inference_mode="argmax"` (or
+    `"softmax"`) for deterministic predictions.
 
     In training the layer draws a Gumbel-Softmax (Concrete) sample along
     `axis`:
@@ -32,6 +36,10 @@ class GumbelSoftmax(RelaxedSamplingLayer):
     (`layer.set_temperature(value)`). With `learn_temperature=True` it is
     trained instead, as `temperature = min_learned_temperature +
     softplus(raw_temperature)`, which stays positive whatever the step size.
+
+    `get_config()["temperature"]` is the constructor's (initial) value; the
+    current value, set by `set_temperature` or a schedule, is a weight and
+    travels with the weights (`.keras` files, checkpoints).
 
     Noise comes from a `keras.random.SeedGenerator` owned by the layer: new
     noise on every call and training step, reproducible with an int `seed`,

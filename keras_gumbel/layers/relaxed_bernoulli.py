@@ -10,7 +10,11 @@ from keras_gumbel.ops.relaxed_bernoulli import relaxed_bernoulli
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class RelaxedBernoulli(RelaxedSamplingLayer):
-    """Samples relaxed (or hard) binary units from logits, element-wise.
+    """Samples relaxed (or hard) binary units; samples at inference too.
+
+    By default (`inference_mode="sample"`) the layer also samples outside
+    training, so `predict` is random; pass `inference_mode="round"` (or
+    `"sigmoid"`) for deterministic predictions.
 
     In training every input is the log-odds of an independent binary
     Concrete variable:
