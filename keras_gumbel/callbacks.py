@@ -237,8 +237,9 @@ def _layers_of_model(model, who):
     targets = find_gumbel_layers(model)
     if not targets:
         raise ValueError(
-            f"{who} found no GumbelSoftmax or "
-            f"RelaxedBernoulli layer in model '{model.name}'. "
+            f"{who} found no temperature layer of keras_gumbel "
+            f"(GumbelSoftmax, RelaxedBernoulli, GumbelTopK, ConcreteSelect, "
+            f"GumbelVectorQuantizer) in model '{model.name}'. "
             f"Add one, or pass the layers to schedule with `layers=`."
         )
     for layer in targets:

@@ -58,7 +58,7 @@ def test_apply_schedule_errors():
         kg.callbacks.apply_schedule(lambda step: 1.0,
                                     [keras.layers.Dense(2)], 0)
     with pytest.raises(ValueError, match="apply_schedule found no "
-                       "GumbelSoftmax or RelaxedBernoulli layer in model"):
+                       "temperature layer of keras_gumbel .* in model"):
         kg.callbacks.apply_schedule(
             lambda step: 1.0, keras.Sequential([keras.layers.Dense(2)]), 0)
     learned = kg.layers.GumbelSoftmax(learn_temperature=True, name="learned")
