@@ -42,6 +42,7 @@ import numpy as np
 __all__ = ["DataError", "SPLITS", "load_binarized_mnist", "load_digits"]
 
 SPLITS = ("train", "valid", "test")
+"""The order of the arrays each loader returns."""
 _MNIST_PIXELS = 784
 _NPZ_NAME = "binarized_mnist.npz"
 _AMAT_NAME = "binarized_mnist_{}.amat"

@@ -35,6 +35,8 @@ __all__ = ["export", "exporting_to", "RUNTIME_FORMATS"]
 
 #: The formats whose runtimes have no stateless random kernels.
 RUNTIME_FORMATS = ("onnx", "litert")
+"""The formats served by their own runtimes (ONNX Runtime, LiteRT), where
+"sample" mode needs the runtime's random op."""
 
 
 def export(model, filepath, format="tf_saved_model", verbose=None,

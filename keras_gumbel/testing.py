@@ -17,6 +17,7 @@ __all__ = ["PRECISION_POLICIES", "check_keras_file_round_trip",
            "global_policy", "run_layer_test", "serve_twice_from_saved_model"]
 
 PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
+"""The mixed-precision policies `run_layer_test` checks."""
 
 
 def run_layer_test(layer_cls, init_kwargs, input_data, *,
