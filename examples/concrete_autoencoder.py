@@ -23,7 +23,7 @@ no labels: reconstruction only).
 Usage:
   python -m examples.concrete_autoencoder                  # digits, k = 16
   python -m examples.concrete_autoencoder --smoke          # a few seconds
-  python -m examples.concrete_autoencoder --data-dir /work/shared/data --k 50
+  python -m examples.concrete_autoencoder --data-dir DIR --k 50
 
 Writes `results.json`, `selected_pixels.png` and `reconstructions.png` into
 `--output-dir`.

@@ -17,8 +17,10 @@ class TemperatureScheduler(keras.callbacks.Callback):
     """Sets the temperature of Gumbel layers from a schedule during `fit`.
 
     Before each training batch the callback computes `tau = schedule(step)`
-    and assigns it to the `temperature` variable of every `GumbelSoftmax` and
-    `RelaxedBernoulli` layer of the model (found recursively: nested models,
+    and assigns it to the `temperature` variable of every temperature layer of
+    the package in the model (`GumbelSoftmax`, `RelaxedBernoulli`,
+    `GumbelTopK`, `ConcreteSelect`, `GumbelVectorQuantizer`; found
+    recursively: nested models,
     layers held by subclassed models and layers), or of the `layers` given.
     Compiled train steps (`jit_compile=True` or not, on every backend, under
     any `tf.distribute` strategy) read the variable, so they see each new
@@ -314,8 +316,8 @@ def _check_schedulable(layer, name):
     """Checks `layer` has a fixed (not learned) scalar temperature variable."""
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(invalid(
-            name, "Keras layers with a `temperature` variable (GumbelSoftmax, "
-            "RelaxedBernoulli)", layer))
+            name, "Keras layers with a `temperature` variable (the package's "
+            "GumbelSoftmax, RelaxedBernoulli, GumbelTopK, ...)", layer))
     temperature = getattr(layer, "temperature", None)
     if (getattr(layer, "learn_temperature", False)
             or getattr(temperature, "trainable", False)):

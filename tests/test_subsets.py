@@ -176,6 +176,27 @@ def test_relaxed_is_non_negative_and_sums_to_k(temperature):
     np.testing.assert_allclose(out.sum(-1), 4.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 3.0])
+def test_relaxed_matches_a_numpy_reference_of_the_recursion(temperature):
+    # Xie & Ermon's recursion in float64 NumPy, on the same noise
+    # (`sample_gumbel` with the same seed): a wrong update of `r` fails here,
+    # though it would still sum to k and keep the small-temperature limit.
+    from keras_gumbel.ops import sample_gumbel
+
+    logits = np.random.default_rng(3).normal(size=(6, 7)).astype("float32")
+    g = to_numpy(sample_gumbel([6, 7], seed=5)).astype(np.float64)
+    r = logits.astype(np.float64) + g
+    expected = np.zeros_like(r)
+    for _ in range(3):
+        z = r / temperature
+        a = np.exp(z - z.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        expected += a
+        r = r + np.log1p(-a)
+    got = to_numpy(relaxed_top_k(logits, 3, temperature, seed=5))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_small_temperature_limit_is_gumbel_top_k_with_the_same_seed():
     n, k, seed = 8, 3, 11
     logits = _logits((400, n))

@@ -62,7 +62,9 @@ def fold_in(seed, data):
 def uniform(shape, seed, dtype):
     """Uniform noise in [tiny, 1) (JAX's values are never 1; tiny for 0)."""
     v = jax.random.uniform(seed, shape, dtype=dtype)
-    return jnp.maximum(v, jnp.finfo(dtype).tiny)
+    # `v.dtype`, not `dtype`: without `jax_enable_x64` JAX draws float32 for
+    # a float64 request, where float64's tiny would round to 0.
+    return jnp.maximum(v, jnp.finfo(v.dtype).tiny)
 
 
 def gumbel_noise(shape, seed, dtype):

@@ -173,7 +173,11 @@ class RelaxedSamplingLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        temperature = self.current_temperature()
+        # The variable itself when fixed: the ops skip checking variables
+        # (`set_temperature` checks what it assigns), so no per-step check,
+        # and on torch no copy of the value to the host.
+        temperature = (self.current_temperature() if self.learn_temperature
+                       else self._temperature)
         if training or self.inference_mode == "sample":
             return self._sample(inputs, temperature, self._next_seed())
         return self._deterministic(inputs, temperature)

@@ -1,7 +1,7 @@
 """Turns the `seed` argument of every op into the backend's seed.
 
-See `keras_gumbel.backend`: a shape-[2] int64 tensor on TensorFlow, a
-`uint32[2]` key on JAX, a 64-bit int on PyTorch.
+See `keras_gumbel.backend`: a shape-[2] int64 tensor on TensorFlow and
+PyTorch, a `uint32[2]` key on JAX.
 """
 
 from keras_gumbel import backend
