@@ -16,6 +16,8 @@ each of them; "sample" needs a random op that the target runtime runs:
   fails on the layer's seeded generator), so `export` refuses "sample" mode
   for ONNX and LiteRT there: a `ValueError` at export, never an artifact
   that fails when it is loaded.
+- From JAX, a SavedModel of a model with `GumbelTopK` would be written and
+  fail when called (TF cannot read JAX's `top_k`): `export` refuses it.
 
 `export(model, path, format)` is `model.export` with that check, and it
 selects the runtime noise explicitly instead of relying on recognising
@@ -65,10 +67,14 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
     Raises:
       ValueError: with `format="onnx"` or `"litert"` on the JAX or PyTorch
         backend when a layer has `inference_mode="sample"`: its exporter
-        cannot write a random op the runtime draws from. The message names
+        cannot write a random op the runtime draws from. With
+        `format="tf_saved_model"` on JAX when the model has a `GumbelTopK`
+        layer: its SavedModel would fail when called. The message names
         the layer, its mode, and the modes that format serves.
     """
     if format not in RUNTIME_FORMATS:
+        if backend.NAME == "jax" and format == "tf_saved_model":
+            _check_no_top_k(model)
         return model.export(filepath, format=format, verbose=verbose,
                             **kwargs)
     if backend.NAME != "tensorflow":
@@ -117,6 +123,32 @@ def exporting_to(format):
 
     with tf_backend.exporting_to(format):
         yield
+
+
+def _check_no_top_k(model):
+    """Raises if `model` has a `GumbelTopK` layer (SavedModel from JAX).
+
+    JAX (0.10) writes `lax.top_k` into the SavedModel as a StableHLO
+    composite op that TensorFlow's `XlaCallModule` (TF 2.21) cannot read:
+    the SavedModel would be written and then fail when called, in every
+    mode of the layer.
+    """
+    from keras_gumbel.layers.gumbel_top_k import GumbelTopK
+
+    for layer in find_gumbel_layers(model):
+        if not isinstance(layer, GumbelTopK):
+            continue
+        raise ValueError(
+            f"Cannot export layer '{layer.name}' (GumbelTopK) with "
+            f"inference_mode='{layer.inference_mode}' to "
+            f"format='tf_saved_model' from the jax backend: JAX writes its "
+            f"top_k as a StableHLO composite op that TensorFlow's "
+            f"XlaCallModule cannot read (JAX 0.10, TF 2.21), so the "
+            f"SavedModel would fail when called. From this backend, "
+            f"format='tf_saved_model' serves none of GumbelTopK's inference "
+            f"modes {list(GumbelTopK._INFERENCE_MODES)}. Export from the "
+            f"TensorFlow backend (KERAS_BACKEND=tensorflow), which serves "
+            f"them all.")
 
 
 def _check_deterministic(model, format):

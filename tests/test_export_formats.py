@@ -6,31 +6,44 @@ and each artifact runs in its own runtime (TensorFlow, ONNX Runtime, the
 LiteRT interpreter) in a fresh process where keras_gumbel cannot be imported;
 the three processes run while the next format converts. Deterministic modes
 must equal Keras' outputs (1e-5); "sample" mode must give valid samples
-(exact one-hot rows, 0/1 values, points of the simplex or of [0, 1]) with
-the right distribution, fresh noise on every call (also after a change of
-batch size), and, in a new session, the same stream again from SavedModel
-and ONNX (the artifact carries its seeds) and fresh noise from LiteRT.
+(exact one-hot and k-hot rows, 0/1 values, points of the simplex, of
+[0, 1] and of the relaxed k-subsets) with the right distribution, fresh
+noise on every call (also after a change of batch size), and, in a new
+session, the same stream again from SavedModel and ONNX (the artifact
+carries its seeds) and fresh noise from LiteRT.
+`ConcreteSelect` and `GumbelVectorQuantizer` are deterministic at inference
+(their one mode, "argmax"); the quantizer's perplexity is an output too.
 
 Statistical checks: N copies of one logits row per call, two calls per
-format. Each check (a chi-square test of categorical counts, a Hoeffding
-bound on a Bernoulli frequency, a Kolmogorov-Smirnov test of a relaxed
-Bernoulli coordinate) fails a correct implementation with probability
-`stats_utils.DELTA` = 1e-8; there are 2 * (5 + 2 * K) = 30 per format, 90 in
-all, so a correct export fails them with probability < 1e-6 (union bound).
+format. Each check fails a correct implementation with probability
+`DELTA` = 5e-9. Per call: 7 chi-square tests (categorical counts of the 5
+GumbelSoftmax cases; the k-subsets of the 2 hard GumbelTopK cases against
+the exact Plackett-Luce law, enumerated), K Hoeffding bounds (hard
+RelaxedBernoulli frequencies), K one-sample Kolmogorov-Smirnov tests
+(relaxed RelaxedBernoulli coordinates against their CDF) and K two-sample
+KS tests (relaxed GumbelTopK coordinates, which have no closed-form law,
+against Keras' own samples): 7 + 3 * K = 22. That is 2 * 22 = 44 per format,
+132 in all, so a correct export fails them with probability
+132 * 5e-9 = 6.6e-7 < 1e-6 (union bound).
 
 To add a layer, add one `LayerCase` line to `LAYERS`: a factory taking the
-inference mode, the modes to export, the check of a "sample" output and,
-optionally, the shape the layer sees of each logits row (rank > 2 inputs
-and other axes: `GumbelSoftmax` on `[B, 1, K]` and on `[B, K, 1]`).
+inference mode, the modes to export, the check of a "sample" output (None
+without "sample") and, optionally, the shape the layer sees of each logits
+row (rank > 2 inputs and other axes: `GumbelSoftmax` on `[B, 1, K]` and on
+`[B, K, 1]`). Outputs of rank > 2 are flattened; a layer returning a tuple
+`(output, perplexity)` gives a second output `<key>_perplexity`. Count new
+statistical checks in the sum above.
 
 On JAX and PyTorch, `keras_gumbel.export.export` refuses "sample" mode for
 ONNX and LiteRT at export (their exporters cannot write a random op the
 runtime draws from), and deterministic modes export to ONNX (torch) and
-SavedModel (JAX).
+SavedModel (JAX), except `GumbelTopK`, which `export` refuses in a
+SavedModel from JAX (TF cannot run JAX's `top_k`).
 """
 
 import collections
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
@@ -50,6 +63,7 @@ K = 5
 N = 20000
 ROW = np.array([-1.5, -0.3, 0.0, 0.8, 2.0], "float32")  # logits of x_rep
 TAU = 0.5
+DELTA = 5e-9  # The false-failure probability of each statistical check.
 
 
 def _has(module):
@@ -62,7 +76,7 @@ def check_one_hot(y, layer):
     del layer
     assert set(np.unique(y)) <= {0.0, 1.0}
     np.testing.assert_array_equal(y.sum(-1), np.ones(len(y)))
-    stats_utils.assert_chi_square(y.sum(0), special.softmax(ROW))
+    stats_utils.assert_chi_square(y.sum(0), special.softmax(ROW), DELTA)
 
 
 def check_simplex(y, layer):
@@ -71,13 +85,13 @@ def check_simplex(y, layer):
     np.testing.assert_allclose(y.sum(-1), 1.0, atol=1e-5)
     # argmax(softmax((l + g) / tau)) = argmax(l + g) ~ Categorical(softmax(l)).
     counts = np.bincount(y.argmax(-1), minlength=K)
-    stats_utils.assert_chi_square(counts, special.softmax(ROW))
+    stats_utils.assert_chi_square(counts, special.softmax(ROW), DELTA)
 
 
 def check_binary(y, layer):
     del layer
     assert set(np.unique(y)) <= {0.0, 1.0}
-    bound = stats_utils.hoeffding(len(y))
+    bound = stats_utils.hoeffding(len(y), DELTA)
     assert np.all(np.abs(y.mean(0) - special.expit(ROW)) < bound), y.mean(0)
 
 
@@ -90,7 +104,44 @@ def check_unit_interval(y, layer):
         stats_utils.assert_ks_1samp(
             y[:, j], lambda c, j=j: special.expit(
                 tau * special.logit(np.clip(c, 1e-300, 1 - 1e-16))
-                - ROW[j]))
+                - ROW[j]), delta=DELTA)
+
+
+def _k_subsets_probs(p, k):
+    """The Plackett-Luce law of the set of `k` items drawn without
+    replacement with probabilities `p`: {frozenset: probability}."""
+    probs = collections.defaultdict(float)
+    for order in itertools.permutations(range(len(p)), k):
+        prob, left = 1.0, 1.0
+        for i in order:
+            prob *= p[i] / left
+            left -= p[i]
+        probs[frozenset(order)] += prob
+    return probs
+
+
+def check_k_hot(y, layer):
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(y.sum(-1), np.full(len(y), layer.k))
+    # Chi-square over the k-subsets: the law of a k-hot sample.
+    probs = _k_subsets_probs(special.softmax(ROW.astype(np.float64)),
+                             layer.k)
+    subsets = sorted(probs, key=sorted)
+    code = {s: i for i, s in enumerate(subsets)}
+    counts = np.bincount(
+        [code[frozenset(np.flatnonzero(row))] for row in y],
+        minlength=len(subsets))
+    stats_utils.assert_chi_square(counts, [probs[s] for s in subsets],
+                                  delta=DELTA)
+
+
+def check_relaxed_k_hot(y, layer):
+    assert np.all((y >= 0) & (y <= 1 + 1e-5))
+    np.testing.assert_allclose(y.sum(-1), layer.k, atol=1e-4)
+    # No closed-form law: each coordinate against Keras' own samples.
+    reference = to_numpy(layer(np.tile(ROW, (len(y), 1)), training=False))
+    for j in range(K):
+        stats_utils.assert_ks_2samp(y[:, j], reference[:, j], delta=DELTA)
 
 
 LayerCase = collections.namedtuple(
@@ -120,7 +171,28 @@ LAYERS = [
     LayerCase("relaxed_bernoulli", lambda mode: kg.layers.RelaxedBernoulli(
         temperature=TAU, inference_mode=mode, seed=5),
         ("sample",), check_unit_interval),
+    LayerCase("gumbel_top_k_hard", lambda mode: kg.layers.GumbelTopK(
+        k=2, temperature=TAU, hard=True, inference_mode=mode, seed=8),
+        ("sample", "top_k"), check_k_hot),
+    LayerCase("gumbel_top_k_axis1", lambda mode: kg.layers.GumbelTopK(
+        k=2, temperature=TAU, hard=True, axis=1, inference_mode=mode,
+        seed=13), ("sample", "top_k"), check_k_hot, (K, 1)),
+    LayerCase("gumbel_top_k", lambda mode: kg.layers.GumbelTopK(
+        k=2, temperature=TAU, inference_mode=mode, seed=9),
+        ("sample",), check_relaxed_k_hot),
+    LayerCase("concrete_select", lambda mode: kg.layers.ConcreteSelect(
+        units=3, seed=10), ("argmax",), None),
+    LayerCase("vector_quantizer", lambda mode: kg.layers.GumbelVectorQuantizer(
+        num_groups=2, num_vars=4, codevector_dim=6, seed=11),
+        ("argmax",), None),
+    LayerCase("vector_quantizer_rank3", lambda mode:
+              kg.layers.GumbelVectorQuantizer(
+                  num_groups=2, num_vars=4, codevector_dim=6,
+                  return_perplexity=True, seed=12),
+              ("argmax",), None, (1, K)),
 ]
+
+CASES = {case.name: case for case in LAYERS}
 
 
 def build_model(layers=LAYERS, modes=None):
@@ -132,12 +204,17 @@ def build_model(layers=LAYERS, modes=None):
             if modes is not None and mode not in modes:
                 continue
             key = f"{case.name}_{mode}"
-            made[key] = case.factory(mode)
+            made[key] = layer = case.factory(mode)
             if case.shape == (K,):
-                outputs[key] = made[key](inputs)
+                y = layer(inputs)
             else:
-                x = keras.layers.Reshape(case.shape)(inputs)
-                outputs[key] = keras.layers.Reshape((K,))(made[key](x))
+                y = layer(keras.layers.Reshape(case.shape)(inputs))
+            if isinstance(y, tuple):  # (output, perplexity)
+                y, outputs[f"{key}_perplexity"] = y
+                made[f"{key}_perplexity"] = layer
+            if len(y.shape) > 2:
+                y = keras.layers.Reshape((-1,))(y)
+            outputs[key] = y
     model = keras.Model(inputs, outputs)
     model(np.zeros((2, K), "float32"))  # The ONNX exporter needs a call.
     return model, made
@@ -306,7 +383,8 @@ def test_onnx_samples_with_the_runtime_random_op(exported):
     graph = onnx.load(str(exported["root"] / "model.onnx")).graph
     ops = collections.Counter(node.op_type for node in graph.node)
     # One draw per sampling layer (Gumbel-Rao's backward noise is pruned).
-    assert ops["RandomUniformLike"] == len(LAYERS), ops
+    samplers = [case for case in LAYERS if "sample" in case.modes]
+    assert ops["RandomUniformLike"] == len(samplers), ops
     seeds = [a.f for node in graph.node if node.op_type == "RandomUniformLike"
              for a in node.attribute if a.name == "seed"]
     assert len(set(seeds)) == len(seeds)  # No two layers share a stream.
@@ -346,16 +424,34 @@ def test_runtime_ops_only_while_exporting():
 @pytest.mark.skipif(BACKEND == "tensorflow",
                     reason="the TensorFlow backend exports 'sample' mode")
 @pytest.mark.parametrize("fmt", ["onnx", "litert"])
-def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, fmt):
+@pytest.mark.parametrize("case, cls, modes", [
+    (CASES["gumbel_softmax_hard"], "GumbelSoftmax", "'argmax', 'softmax'"),
+    (CASES["gumbel_top_k_hard"], "GumbelTopK", "'top_k'")],
+    ids=["GumbelSoftmax", "GumbelTopK"])
+def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, fmt, case,
+                                                      cls, modes):
     if BACKEND == "jax" and fmt == "litert":
         pytest.skip("Keras itself exports LiteRT only from TF and torch")
-    model, _ = build_model(LAYERS[:1], modes=("sample",))
+    model, _ = build_model([case], modes=("sample",))
     path = tmp_path / ("m.onnx" if fmt == "onnx" else "m.tflite")
     with pytest.raises(
-            ValueError, match=rf"layer 'gumbel_softmax\w*' \(GumbelSoftmax\) "
+            ValueError, match=rf"layer '\w+' \({cls}\) "
             rf"with inference_mode='sample' to format='{fmt}' from the "
-            rf"{BACKEND} backend.*\['argmax', 'softmax'\]"):
+            rf"{BACKEND} backend.*\[{modes}\]"):
         kg.export.export(model, str(path), format=fmt)
+    assert not path.exists()
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's top_k in a SavedModel")
+@pytest.mark.parametrize("mode", ["sample", "top_k"])
+def test_top_k_refused_in_saved_model_from_jax(tmp_path, mode):
+    model, _ = build_model([CASES["gumbel_top_k_hard"]], modes=(mode,))
+    path = tmp_path / "saved_model"
+    with pytest.raises(
+            ValueError, match=rf"layer '\w+' \(GumbelTopK\) with "
+            rf"inference_mode='{mode}' to format='tf_saved_model' from the "
+            rf"jax backend.*serves none.*\['sample', 'top_k'\]"):
+        kg.export.export(model, str(path))
     assert not path.exists()
 
 
@@ -396,18 +492,22 @@ def test_deterministic_modes_export_off_tensorflow(tmp_path, fmt):
         pytest.skip("Keras 3.15 exports no SavedModel from torch 2.13")
     if fmt == "tf_saved_model" and not _has("tensorflow"):
         pytest.skip("needs tensorflow")
-    deterministic = [c for c in LAYERS if len(c.modes) > 1]
-    model, layers = build_model(deterministic,
-                                modes=("argmax", "softmax", "round",
-                                       "sigmoid"))
+    deterministic = [c for c in LAYERS if set(c.modes) - {"sample"}]
+    if fmt == "tf_saved_model":  # Refused from JAX, see above.
+        deterministic = [c for c in deterministic
+                         if not c.name.startswith("gumbel_top_k")]
+    model, layers = build_model(deterministic, modes={
+        m for c in deterministic for m in c.modes} - {"sample"})
     kg.export.export(model, str(tmp_path / OFF_TF_FORMATS[fmt]), format=fmt,
                      verbose=False)
     x = (2 * np.random.default_rng(0).normal(size=(7, K))).astype("float32")
     np.save(tmp_path / "x.npy", x)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    subprocess.run([sys.executable, "-c", OFF_TF_RUNNER, fmt], cwd=tmp_path,
-                   env=env, check=True, timeout=300, capture_output=True)
+    run = subprocess.run([sys.executable, "-c", OFF_TF_RUNNER, fmt],
+                         cwd=tmp_path, env=env, timeout=300,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
     expected = {k: to_numpy(v) for k, v in model(x, training=False).items()}
     with np.load(tmp_path / "out.npz") as out:
         # torch.onnx names outputs by number, in the flattened (sorted-key)

@@ -231,7 +231,7 @@ def exporting_to(format):
     `one_hot_argmax` a plain float one-hot.
     """
     if format == "onnx":
-        _register_tf2onnx_log1p()
+        _register_tf2onnx_handlers()
     outer = getattr(_LOCAL, "format", None)
     _LOCAL.format = format
     try:
@@ -252,7 +252,7 @@ def export_format():
         format = _EXPORTERS.get(frame.f_globals.get("__name__"))
         if format is not None:
             if format == "onnx":
-                _register_tf2onnx_log1p()
+                _register_tf2onnx_handlers()
             return format
         frame = frame.f_back
     return None
@@ -324,6 +324,44 @@ def _runtime_uniform(shape, seed, dtype):
                               seed=1 + _mix(seed, index) % _OP_SEEDS)
     info = np.finfo(dtype.as_numpy_dtype)
     return tf.clip_by_value(v, info.tiny, 1 - info.epsneg)
+
+
+def _register_tf2onnx_handlers():
+    _register_tf2onnx_log1p()
+    _register_tf2onnx_where()
+
+
+def _register_tf2onnx_where():
+    """Makes tf2onnx write every TF `Select` (`where`) as ONNX `Where`.
+
+    tf2onnx 1.17 writes a float `where(c, a, b)` as `c * a + (1 - c) * b`
+    unless `a` or `b` is a constant holding inf or NaN: an infinite value
+    computed in the graph (`full_like(x, -inf)` in the relaxed top-k loop)
+    in the branch not taken then gives `0 * inf = NaN`. `Where` selects
+    exactly, as TF does.
+    """
+    try:
+        from tf2onnx import constants, handler
+        # Registers tf2onnx's own handlers first, which would replace ours.
+        from tf2onnx.onnx_opset import controlflow  # noqa: F401
+    except ImportError:  # Keras' exporter will say that it needs tf2onnx.
+        return
+    opsets = handler.tf_op.get_opsets().get(constants.ONNX_DOMAIN, [])
+    if len(opsets) > 9 and "SelectV2" in opsets[9] and getattr(
+            opsets[9]["SelectV2"][0], "__self__", None) is _SelectAsWhere:
+        return
+    handler.tf_op(["Select", "SelectV2"])(_SelectAsWhere)
+
+
+class _SelectAsWhere:
+    """tf2onnx's `Select` handler, told that every input may be infinite."""
+
+    @classmethod
+    def version_9(cls, ctx, node, **kwargs):
+        from tf2onnx.onnx_opset import controlflow
+
+        node.set_attr("handles_nan", True)  # Dropped from the ONNX node.
+        controlflow.Select.version_9(ctx, node, **kwargs)
 
 
 def _register_tf2onnx_log1p():

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
+from keras_gumbel.layers.vector_quantizer import _reshape_tail
 from keras_gumbel.ops._checks import invalid
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
 
@@ -94,7 +95,13 @@ class ConcreteSelect(RelaxedSamplingLayer):
 
     def _deterministic(self, inputs, temperature):
         index = ops.argmax(self.logits, axis=-1)
-        return ops.cast(ops.take(inputs, index, axis=-1), self.compute_dtype)
+        # `take` along the first axis of a matrix, not along the last axis:
+        # Keras' torch `take` then calls `ravel`, which torch.onnx (2.13)
+        # cannot export.
+        x = ops.transpose(ops.reshape(inputs, (-1, self.logits.shape[-1])))
+        selected = ops.transpose(ops.take(x, index, axis=0))  # [M, units]
+        selected = _reshape_tail(selected, 1, (self.units,), like=inputs)
+        return ops.cast(selected, self.compute_dtype)
 
     def selected_indices(self):
         """The feature chosen by each output at inference.

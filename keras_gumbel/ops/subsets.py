@@ -45,11 +45,13 @@ def top_k_mask(z, k, axis):
     """
     rank = len(z.shape)
     last = axis == rank - 1
-    values, _ = ops.top_k(z if last else ops.moveaxis(z, axis, -1), k,
-                          sorted=False)
+    # Non-negative axes: torch.onnx (2.13) writes `movedim`'s -1 as is into
+    # an ONNX Transpose permutation, which ONNX Runtime refuses to load.
+    values, _ = ops.top_k(z if last else ops.moveaxis(z, axis, rank - 1),
+                          k, sorted=False)
     kth = ops.min(values, axis=-1, keepdims=True)  # the k-th largest
     if not last:
-        kth = ops.moveaxis(kth, -1, axis)
+        kth = ops.moveaxis(kth, rank - 1, axis)
     above = z > kth
     # Gumbel ties are rare but possible after rounding: fill the remaining
     # places from the entries equal to the k-th value, lowest index first.
