@@ -13,6 +13,15 @@ from keras import ops
 from keras_gumbel._messages import invalid
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MASK64 = 2**64 - 1
+
+
+def splitmix64(value):
+    """SplitMix64's step and finalizer: a bijective hash of a 64-bit int."""
+    value = (value + 0x9E3779B97F4A7C15) & MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & MASK64
+    return value ^ (value >> 31)
 
 SEED_EXPECTED = ("None, a Python int, a shape-[2] integer tensor or a "
                  "keras.random.SeedGenerator")

@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gumbel._messages import invalid
-from keras_gumbel.backend._common import check_int_seed, is_int
+from keras_gumbel.backend._common import (MASK64, check_int_seed, is_int,
+                                          splitmix64)
 
 RNG_ALG = "philox"
 
@@ -260,11 +261,7 @@ def export_format():
 
 def _mix(seed, data):
     """A 63-bit int hashed from the ints `seed` and `data` (SplitMix64)."""
-    mask = 2**64 - 1
-    value = (seed * 0x9E3779B97F4A7C15 + data + 0x9E3779B97F4A7C15) & mask
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
-    return (value ^ (value >> 31)) >> 1
+    return splitmix64((seed * 0x9E3779B97F4A7C15 + data) & MASK64) >> 1
 
 
 def _runtime_seed(seed):

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from keras_gumbel._messages import invalid
-from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
+from keras_gumbel.backend._common import (MASK64, SEED_EXPECTED,
+                                          check_int_seed, splitmix64,
                                           gumbel_noise_from_uniform, is_int,
                                           one_hot_argmax, replica_fold_in,
                                           seed_pair, shape_of, static_rank,
@@ -24,21 +25,10 @@ __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_i
            "is_variable", "lgamma", "one_hot_argmax", "replica_fold_in", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
-_MASK64 = 2**64 - 1
-
-
-def _mix(value):
-    """SplitMix64's finalizer: a bijective hash of a 64-bit int."""
-    value = (value + 0x9E3779B97F4A7C15) & _MASK64
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return value ^ (value >> 31)
-
-
 def _key(seed):
     """The 63-bit generator seed of a shape-[2] seed tensor."""
     first, second = (int(v) for v in seed.tolist())
-    return _mix(_mix(first & _MASK64) ^ (second & _MASK64)) >> 1
+    return splitmix64(splitmix64(first & MASK64) ^ (second & MASK64)) >> 1
 
 
 def _pair(first, second=0):
@@ -68,7 +58,7 @@ def draw_seed(seed):
 def fold_in(seed, data):
     if seed.device.type == "meta":
         return seed
-    return _pair(_mix(_key(seed) ^ _mix(int(data) & _MASK64)) >> 1)
+    return _pair(splitmix64(_key(seed) ^ splitmix64(int(data) & MASK64)) >> 1)
 
 
 @torch.compiler.disable
