@@ -172,12 +172,19 @@ class RelaxedSamplingLayer(keras.layers.Layer):
     def build(self, input_shape):
         self.built = True
 
+    def _op_temperature(self):
+        """The temperature to pass to the ops in `call`.
+
+        The variable itself when fixed: the ops skip checking variables
+        (`set_temperature` checks what it assigns), so no per-step check,
+        and on torch no copy of the value to the host.
+        """
+        if self.learn_temperature:
+            return self.current_temperature()
+        return self._temperature
+
     def call(self, inputs, training=None):
-        # The variable itself when fixed: the ops skip checking variables
-        # (`set_temperature` checks what it assigns), so no per-step check,
-        # and on torch no copy of the value to the host.
-        temperature = (self.current_temperature() if self.learn_temperature
-                       else self._temperature)
+        temperature = self._op_temperature()
         if training or self.inference_mode == "sample":
             return self._sample(inputs, temperature, self._next_seed())
         return self._deterministic(inputs, temperature)

@@ -217,7 +217,7 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
         # Computed only when returned or used by the diversity loss.
         perplexity = None
         if training:
-            onehot = gumbel_softmax(logits, self.current_temperature(),
+            onehot = gumbel_softmax(logits, self._op_temperature(),
                                     hard=True, axis=axis,
                                     seed=self._next_seed())
             if self.return_perplexity or add_diversity:

@@ -6,6 +6,7 @@ from keras_gumbel import backend
 from keras_gumbel.ops import _checks
 from keras_gumbel.ops._seed import stateless_seed
 from keras_gumbel.ops.gumbel import gumbel_noise
+from keras_gumbel.ops.straight_through import one_hot_argmax
 
 __all__ = ["gumbel_max"]
 
@@ -36,5 +37,4 @@ def gumbel_max(logits, axis=-1, seed=None):
     x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
     z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed),
                          _checks.dtype_of(x))
-    return ops.stop_gradient(backend.one_hot_argmax(z, axis,
-                                                     _checks.dtype_of(logits)))
+    return ops.stop_gradient(one_hot_argmax(z, axis, _checks.dtype_of(logits)))
