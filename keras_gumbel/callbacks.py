@@ -2,15 +2,14 @@
 `apply_schedule` for custom training loops."""
 
 import math
-import operator
 
 import keras
 
-from keras_gumbel.layers._base import RelaxedSamplingLayer
-from keras_gumbel.ops._checks import invalid
+from keras_gumbel import _validation
+from keras_gumbel._messages import invalid
+from keras_gumbel.layers._base import find_layers
 
-__all__ = ["TemperatureScheduler", "apply_schedule", "find_gumbel_layers",
-           "training_step"]
+__all__ = ["TemperatureScheduler", "apply_schedule"]
 
 
 class TemperatureScheduler(keras.callbacks.Callback):
@@ -80,8 +79,7 @@ class TemperatureScheduler(keras.callbacks.Callback):
                 layers = [layers]
             layers = _checked_layers(
                 layers, "None or a non-empty list of Gumbel layers")
-        if verbose not in (0, 1):
-            raise ValueError(invalid("verbose", "0 or 1", verbose))
+        _validation.check_int(verbose, "verbose", minimum=0, maximum=1)
         self.schedule = schedule
         self.layers = layers
         self.verbose = verbose
@@ -100,7 +98,7 @@ class TemperatureScheduler(keras.callbacks.Callback):
         # `self.model`, not `self._model`: on JAX, reading it syncs the
         # training state into the variables, and fit then reads the state
         # back from them, so the temperature assigned here reaches the step.
-        step = training_step(self.model)
+        step = _training_step(self.model)
         self._assign(_scheduled_temperature(self.schedule, step))
 
     def _assign(self, temperature):
@@ -197,13 +195,7 @@ def _as_step(step):
         if value.ndim != 0 or value.dtype.kind not in "iu":
             raise TypeError(invalid("step", expected, step))
         step = int(value)
-    try:
-        step = operator.index(step)
-    except TypeError:
-        raise TypeError(invalid("step", expected, step)) from None
-    if step < 0:
-        raise ValueError(invalid("step", expected, step))
-    return step
+    return _validation.check_int(step, "step", minimum=0)
 
 
 def _scheduled_temperature(schedule, step):
@@ -236,7 +228,7 @@ def _checked_layers(layers, expected):
 
 def _layers_of_model(model, who):
     """Every Gumbel layer of `model`, each schedulable; at least one."""
-    targets = find_gumbel_layers(model)
+    targets = find_layers(model)
     if not targets:
         raise ValueError(
             f"{who} found no temperature layer of keras_gumbel "
@@ -249,7 +241,7 @@ def _layers_of_model(model, who):
     return targets
 
 
-def training_step(model):
+def _training_step(model):
     """The optimizer's step counter of a compiled model, as a Python int.
 
     Args:
@@ -268,48 +260,6 @@ def training_step(model):
             f"(its step counter is the schedule's clock). Received a model "
             f"whose optimizer is {optimizer!r}.")
     return int(keras.ops.convert_to_numpy(iterations))
-
-
-def find_gumbel_layers(root):
-    """Returns the Gumbel layers reachable from `root`, each once.
-
-    Walks the attributes of `root` and of every layer found (including
-    layers held in lists, tuples and dicts), so nested models and layers
-    inside subclassed models and layers are found. Uses only public Python
-    introspection, not Keras internals.
-
-    Args:
-      root: a Keras layer or model.
-
-    Returns:
-      A list of the package's temperature-carrying layers
-      (`GumbelSoftmax`, `RelaxedBernoulli` and every other subclass of the
-      layers' shared base class), in the order found (depth first).
-    """
-    kinds = (RelaxedSamplingLayer,)
-    found, seen, stack = [], set(), [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, kinds):
-            found.append(obj)
-        if isinstance(obj, keras.layers.Layer):
-            children = list(vars(obj).values())
-        elif isinstance(obj, dict):
-            children = list(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = list(obj)
-        else:
-            continue
-        stack.extend(reversed([c for c in children if _may_hold_layers(c)]))
-    return found
-
-
-def _may_hold_layers(obj):
-    return isinstance(obj, (keras.layers.Layer, dict, list, tuple, set,
-                            frozenset))
 
 
 def _check_schedulable(layer, name):

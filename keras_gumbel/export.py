@@ -31,7 +31,7 @@ import keras
 
 from keras_gumbel import backend
 from keras_gumbel._messages import invalid
-from keras_gumbel.callbacks import find_gumbel_layers
+from keras_gumbel.layers._base import find_layers
 
 __all__ = ["export", "exporting_to", "RUNTIME_FORMATS"]
 
@@ -119,9 +119,9 @@ def exporting_to(format):
         raise ValueError(
             f"exporting_to() traces TensorFlow functions; the Keras backend "
             f"is {backend.NAME!r}. Set KERAS_BACKEND=tensorflow.")
-    from keras_gumbel.backend import tensorflow as tf_backend
+    from keras_gumbel.backend import _tf_export
 
-    with tf_backend.exporting_to(format):
+    with _tf_export.exporting_to(format):
         yield
 
 
@@ -135,7 +135,7 @@ def _check_no_top_k(model):
     """
     from keras_gumbel.layers.gumbel_top_k import GumbelTopK
 
-    for layer in find_gumbel_layers(model):
+    for layer in find_layers(model):
         if not isinstance(layer, GumbelTopK):
             continue
         raise ValueError(
@@ -146,7 +146,7 @@ def _check_no_top_k(model):
             f"XlaCallModule cannot read (JAX 0.10, TF 2.21), so the "
             f"SavedModel would fail when called. From this backend, "
             f"format='tf_saved_model' serves none of GumbelTopK's inference "
-            f"modes {list(GumbelTopK._INFERENCE_MODES)}. Export from the "
+            f"modes {list(GumbelTopK.INFERENCE_MODES)}. Export from the "
             f"TensorFlow backend (KERAS_BACKEND=tensorflow), which serves "
             f"them all.")
 
@@ -156,10 +156,10 @@ def _check_deterministic(model, format):
 
     Used off TensorFlow, where the ONNX and LiteRT exporters cannot sample.
     """
-    for layer in find_gumbel_layers(model):
+    for layer in find_layers(model):
         if getattr(layer, "inference_mode", None) != "sample":
             continue
-        modes = [m for m in type(layer)._INFERENCE_MODES if m != "sample"]
+        modes = [m for m in type(layer).INFERENCE_MODES if m != "sample"]
         raise ValueError(
             f"Cannot export layer '{layer.name}' ({type(layer).__name__}) "
             f"with inference_mode='sample' to format='{format}' from the "

@@ -14,41 +14,14 @@ Jang et al. (2017) anneal `tau = max(0.5, exp(-r t))` with `r` in
 """
 
 import math
-import operator
 
 import keras
 
-from keras_gumbel.ops._checks import invalid
+from keras_gumbel import _validation
+from keras_gumbel._messages import invalid
 
 __all__ = ["CosineDecay", "ExponentialDecay", "LinearDecay",
            "TemperatureSchedule"]
-
-
-def _check_float(value, name, allow_zero=False):
-    """Returns `value` as a float, checking it is finite and > 0 (or >= 0)."""
-    expected = ("a non-negative finite float" if allow_zero
-                else "a positive finite float")
-    is_number = isinstance(value, (int, float)) or hasattr(value, "__float__")
-    if isinstance(value, bool) or not is_number:
-        raise TypeError(invalid(name, expected, value))
-    value = float(value)
-    if not (math.isfinite(value) and (value > 0 or allow_zero and value == 0)):
-        raise ValueError(invalid(name, expected, value))
-    return value
-
-
-def _check_int(value, name, minimum):
-    """Returns `value` (a Python or NumPy integer) as an int >= `minimum`."""
-    expected = "a positive int" if minimum == 1 else "a non-negative int"
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(invalid(name, expected, value)) from None
-    if value < minimum:
-        raise ValueError(invalid(name, expected, value))
-    return value
 
 
 class TemperatureSchedule:
@@ -102,17 +75,17 @@ class ExponentialDecay(TemperatureSchedule):
     """
 
     def __init__(self, initial=1.0, rate=1e-4, minimum=0.5, every=1):
-        self.initial = _check_float(initial, "initial")
-        self.rate = _check_float(rate, "rate", allow_zero=True)
-        self.minimum = _check_float(minimum, "minimum")
+        self.initial = _validation.check_positive_float(initial, "initial")
+        self.rate = _validation.check_float(rate, "rate", minimum=0.0)
+        self.minimum = _validation.check_positive_float(minimum, "minimum")
         if self.minimum > self.initial:
             raise ValueError(invalid(
                 "minimum", f"a positive float <= initial={self.initial}",
                 minimum))
-        self.every = _check_int(every, "every", 1)
+        self.every = _validation.check_int(every, "every", minimum=1)
 
     def __call__(self, step):
-        step = _check_int(step, "step", 0)
+        step = _validation.check_int(step, "step", minimum=0)
         decayed_steps = self.every * (step // self.every)
         return max(self.minimum,
                    self.initial * math.exp(-self.rate * decayed_steps))
@@ -126,12 +99,13 @@ class _Interpolation(TemperatureSchedule):
     """Shared arguments of the schedules that go from `initial` to `final`."""
 
     def __init__(self, initial=1.0, final=0.5, steps=10000):
-        self.initial = _check_float(initial, "initial")
-        self.final = _check_float(final, "final")
-        self.steps = _check_int(steps, "steps", 1)
+        self.initial = _validation.check_positive_float(initial, "initial")
+        self.final = _validation.check_positive_float(final, "final")
+        self.steps = _validation.check_int(steps, "steps", minimum=1)
 
     def __call__(self, step):
-        fraction = min(_check_int(step, "step", 0), self.steps) / self.steps
+        step = _validation.check_int(step, "step", minimum=0)
+        fraction = min(step, self.steps) / self.steps
         weight = self._shape(fraction)
         # Written so that both ends are exact: initial at 0, final at steps.
         return self.initial * weight + self.final * (1.0 - weight)

@@ -5,8 +5,10 @@ with `keras.ops`. What truly differs between TensorFlow, JAX and PyTorch
 lives in one small module per backend with the same function names, chosen
 once at import from `keras.backend.backend()` (as Keras chooses its own):
 
-- seeds: turning the `seed` argument into the backend's seed, deriving a
-  seed from another (`fold_in`), folding in the replica id;
+- seeds: `draw_seed` turns every form of the `seed` argument into the
+  backend's seed, once per op call (advancing a generator, and folding in
+  the replica id under `tf.distribute`); `fold_in` derives a seed from
+  another;
 - noise: uniform draws in `[tiny, 1)` and standard Gumbel noise;
 - `custom_gradient`, with one convention on every backend: the function
   returns `(output, grad)` and `grad(upstream)` returns one gradient per
@@ -40,7 +42,6 @@ gumbel_noise = _impl.gumbel_noise
 is_variable = _impl.is_variable
 lgamma = _impl.lgamma
 one_hot_argmax = _impl.one_hot_argmax
-replica_fold_in = _impl.replica_fold_in
 shape_of = _impl.shape_of
 static_rank = _impl.static_rank
 static_value = _impl.static_value

@@ -96,8 +96,3 @@ def static_rank(x):
 def shape_of(x, leading=()):
     """The shape of `x` with `leading` dimensions in front, as a tuple."""
     return tuple(leading) + tuple(x.shape)
-
-
-def replica_fold_in(seed):
-    """Only `tf.distribute` runs replicas of one step; elsewhere a no-op."""
-    return seed

@@ -14,12 +14,12 @@ import numpy as np
 from keras_gumbel._messages import invalid
 from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           gumbel_noise_from_uniform, is_int,
-                                          one_hot_argmax, replica_fold_in,
+                                          one_hot_argmax,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
 __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
-           "is_variable", "lgamma", "one_hot_argmax", "replica_fold_in", "shape_of",
+           "is_variable", "lgamma", "one_hot_argmax", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
 

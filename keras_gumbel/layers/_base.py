@@ -1,13 +1,21 @@
-"""Shared machinery of the relaxed-sampling layers.
+"""The one base of the package's layers: temperature, noise, config, modes.
 
-`RelaxedSamplingLayer` owns what `GumbelSoftmax` and `RelaxedBernoulli` have
-in common: argument validation, the temperature variable (fixed and
-assignable, or learned and kept positive), the random state (a
-`keras.random.SeedGenerator`, whose state TF tracking can also see, with
-the replica id folded in under `tf.distribute`), the `training` /
-`inference_mode` dispatch and the config. A subclass implements
-`_sample(inputs, temperature, seed)` and `_deterministic(inputs,
-temperature)`.
+`GumbelLayer` owns what every layer of the package has:
+
+- the temperature: a scalar float32 variable, non-trainable and assignable
+  (`set_temperature`, the hook `TemperatureScheduler` anneals through), or
+  learned as `min_learned_temperature + softplus(raw_temperature)`;
+- the noise: a `keras.random.SeedGenerator`, handed as it is to the ops as
+  their `seed` (the backend draws from it, once per op call, and folds in
+  the replica id under `tf.distribute`);
+- the config of those arguments;
+- for a layer that has inference modes (`INFERENCE_MODES`, "sample" first
+  where sampling at inference is one), the `inference_mode` argument and
+  the dispatch of `call`: sample in training and in "sample" mode, else
+  the deterministic output.
+
+A layer states only what is new about it: its arguments, `_sample(inputs)`
+and `_infer(inputs)` (or its own `call`), and its config.
 """
 
 import math
@@ -16,27 +24,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gumbel import backend
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._checks import invalid
-
-
-def check_bool(value, name):
-    """Raises `ValueError` unless `value` is a Python or NumPy bool."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(invalid(name, "a bool", value))
-    return bool(value)
-
-
-def check_int(value, name, allow_none=False):
-    """Raises `ValueError` unless `value` is an int (not a bool)."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, np.integer)):
-        expected = "an int" + (" or None" if allow_none else "")
-        raise ValueError(invalid(name, expected, value))
-    return int(value)
+from keras_gumbel import _validation, backend
+from keras_gumbel._messages import invalid
 
 
 def _softplus_inverse(y):
@@ -44,31 +33,41 @@ def _softplus_inverse(y):
     return y + math.log(-math.expm1(-y))
 
 
-class RelaxedSamplingLayer(keras.layers.Layer):
-    """Base class: temperature, random state, modes and config.
+class GumbelLayer(keras.layers.Layer):
+    """Base class of the package's layers: temperature, noise, modes, config.
 
-    Subclasses set `_INFERENCE_MODES` (the first one is "sample") and
-    implement `_sample` and `_deterministic`.
+    Args:
+      temperature: initial temperature, a positive finite float.
+      learn_temperature: whether the temperature is a trainable weight.
+      inference_mode: for a layer with `INFERENCE_MODES`, one of them (the
+        output when `training` is false); `None` for a layer without.
+      seed: int or None, the seed of the layer's noise.
+      **kwargs: base layer arguments (`name`, `dtype`, ...).
     """
 
-    _INFERENCE_MODES = ("sample",)
+    #: The layer's inference modes; empty for a layer without modes.
+    INFERENCE_MODES = ()
 
     #: Lower bound of a learned temperature, `tau = min + softplus(raw)`.
     min_learned_temperature = 0.01
 
-    def __init__(self, temperature=1.0, hard=False, learn_temperature=False,
-                 inference_mode="sample", seed=None, **kwargs):
+    def __init__(self, temperature=1.0, learn_temperature=False,
+                 inference_mode=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.hard = check_bool(hard, "hard")
-        self.learn_temperature = check_bool(learn_temperature,
-                                            "learn_temperature")
-        if inference_mode not in self._INFERENCE_MODES:
-            raise ValueError(
-                invalid("inference_mode", f"one of {self._INFERENCE_MODES}",
-                        inference_mode))
+        self.learn_temperature = _validation.check_bool(
+            learn_temperature, "learn_temperature")
+        floor = self.min_learned_temperature if learn_temperature else 0
+        self.initial_temperature = _validation.check_float(
+            temperature, "temperature", minimum=floor, exclusive_minimum=True)
+        if self.INFERENCE_MODES:
+            _validation.check_choice(inference_mode, "inference_mode",
+                                     self.INFERENCE_MODES)
+        elif inference_mode is not None:
+            raise ValueError(invalid(
+                "inference_mode", f"None ({type(self).__name__} has no "
+                "inference modes)", inference_mode))
         self.inference_mode = inference_mode
-        self.seed = check_int(seed, "seed", allow_none=True)
-        self.initial_temperature = self._check_temperature(temperature)
+        self.seed = _validation.check_int(seed, "seed", allow_none=True)
         self.supports_masking = True
 
         if self.learn_temperature:
@@ -98,45 +97,23 @@ class RelaxedSamplingLayer(keras.layers.Layer):
             # would register the tensor as a module parameter.)
             self._seed_state = self.seed_generator.state.value
 
-    def _check_temperature(self, temperature):
-        if isinstance(temperature, (bool, np.bool_)) or not isinstance(
-                temperature, (int, float, np.integer, np.floating)):
-            raise ValueError(
-                invalid("temperature", "a positive finite float", temperature))
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(
-                invalid("temperature", "a positive finite float", temperature))
-        if (self.learn_temperature
-                and not temperature > self.min_learned_temperature):
-            raise ValueError(invalid(
-                "temperature",
-                f"a float > {self.min_learned_temperature} (the floor of a "
-                f"learned temperature) when learn_temperature=True",
-                temperature))
-        return float(temperature)
-
     @property
     def temperature(self):
-        """The current temperature.
+        """The temperature `call` uses; pass it to the ops as it is.
 
         With `learn_temperature=False`: the non-trainable scalar float32
-        variable that `call` reads. Assign it (or use `set_temperature`) to
-        anneal; compiled training steps see the new value.
+        variable. Assign it (or use `set_temperature`) to anneal; compiled
+        training steps see the new value, and the ops do not check a
+        variable on every step (`set_temperature` checks what it assigns).
 
         With `learn_temperature=True`: a read-only float32 scalar tensor,
         `min_learned_temperature + softplus(raw_temperature)`, where
         `raw_temperature` is the trainable variable.
         """
         if self.learn_temperature:
-            return self.current_temperature()
-        return self._temperature
-
-    def current_temperature(self):
-        """Returns the temperature `call` uses, as a float32 scalar tensor."""
-        if self.learn_temperature:
             raw = ops.convert_to_tensor(self.raw_temperature)
             return self.min_learned_temperature + ops.softplus(raw)
-        return ops.convert_to_tensor(self._temperature)
+        return self._temperature
 
     def set_temperature(self, value):
         """Sets a fixed (non-learned) temperature, e.g. from a schedule.
@@ -148,6 +125,7 @@ class RelaxedSamplingLayer(keras.layers.Layer):
           ValueError: if `value` is not positive and finite, or if the layer
             learns its temperature (`learn_temperature=True`): the optimizer
             owns it then, and a schedule would silently fight it.
+          TypeError: if `value` is not a number.
         """
         if self.learn_temperature:
             raise ValueError(
@@ -155,44 +133,27 @@ class RelaxedSamplingLayer(keras.layers.Layer):
                 f"(learn_temperature=True), so it cannot be set by a "
                 f"schedule. Create the layer with learn_temperature=False to "
                 f"anneal the temperature.")
-        try:
-            _checks.check_positive_finite(value, "temperature")
-        except TypeError as error:  # The layer's contract: ValueError.
-            raise ValueError(str(error)) from None
+        _validation.check_positive_finite(value, "temperature")
         if np.ndim(value) != 0:
             raise ValueError(
                 invalid("temperature", "a scalar (the layer's temperature is "
                         "one value)", value))
         self._temperature.assign(ops.cast(value, "float32"))
 
-    def _next_seed(self):
-        """A fresh backend seed; differs across `tf.distribute` replicas."""
-        return backend.replica_fold_in(backend.draw_seed(self.seed_generator))
-
     def build(self, input_shape):
         self.built = True
 
-    def _op_temperature(self):
-        """The temperature to pass to the ops in `call`.
-
-        The variable itself when fixed: the ops skip checking variables
-        (`set_temperature` checks what it assigns), so no per-step check,
-        and on torch no copy of the value to the host.
-        """
-        if self.learn_temperature:
-            return self.current_temperature()
-        return self._temperature
-
     def call(self, inputs, training=None):
-        temperature = self._op_temperature()
         if training or self.inference_mode == "sample":
-            return self._sample(inputs, temperature, self._next_seed())
-        return self._deterministic(inputs, temperature)
+            return self._sample(inputs)
+        return self._infer(inputs)
 
-    def _sample(self, inputs, temperature, seed):
+    def _sample(self, inputs):
+        """The output in training (and in "sample" mode)."""
         raise NotImplementedError
 
-    def _deterministic(self, inputs, temperature):
+    def _infer(self, inputs):
+        """The deterministic output of `inference_mode` outside training."""
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
@@ -202,9 +163,44 @@ class RelaxedSamplingLayer(keras.layers.Layer):
         config = super().get_config()
         config.update({
             "temperature": self.initial_temperature,
-            "hard": self.hard,
             "learn_temperature": self.learn_temperature,
-            "inference_mode": self.inference_mode,
             "seed": self.seed,
         })
+        if self.INFERENCE_MODES:
+            config["inference_mode"] = self.inference_mode
         return config
+
+
+def find_layers(root):
+    """Returns the package's layers reachable from `root`, each once.
+
+    Walks the attributes of `root` and of every layer found (including
+    layers held in lists, tuples and dicts), so nested models and layers
+    inside subclassed models and layers are found. Uses only public Python
+    introspection, not Keras internals.
+
+    Args:
+      root: a Keras layer or model.
+
+    Returns:
+      A list of the `GumbelLayer`s found, in the order found (depth first).
+    """
+    found, seen, stack = [], set(), [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, GumbelLayer):
+            found.append(obj)
+        if isinstance(obj, keras.layers.Layer):
+            children = list(vars(obj).values())
+        elif isinstance(obj, dict):
+            children = list(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = list(obj)
+        else:
+            continue
+        stack.extend(reversed([c for c in children if isinstance(
+            c, (keras.layers.Layer, dict, list, tuple, set, frozenset))]))
+    return found

@@ -4,14 +4,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
-from keras_gumbel.layers.vector_quantizer import _reshape_tail
-from keras_gumbel.ops._checks import invalid
+from keras_gumbel import _validation
+from keras_gumbel._messages import invalid
+from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel.layers._shapes import reshape_tail
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
 
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
-class ConcreteSelect(RelaxedSamplingLayer):
+class ConcreteSelect(GumbelLayer):
     """Selects `units` of the `d` input features, with learned choices.
 
     The concrete selector layer of Abid, Balin and Zou (2019). It holds a
@@ -32,7 +33,7 @@ class ConcreteSelect(RelaxedSamplingLayer):
     paper observes it rarely happens once trained).
 
     The temperature is a non-trainable float32 variable, as in
-    `GumbelSoftmax`; the logits are a float32 weight also under mixed
+    `GumbelSoftmax` (or learned, with `learn_temperature=True`); the logits are a float32 weight also under mixed
     precision (the selection and the product are computed in float32, the
     output is cast to the compute dtype).
 
@@ -40,6 +41,7 @@ class ConcreteSelect(RelaxedSamplingLayer):
       units: int >= 1, the number of features to select.
       temperature: initial temperature, a positive finite float (the paper
         starts at 10).
+      learn_temperature: whether the temperature is a trainable weight.
       seed: int or None, the seed of the layer's noise and of the logits'
         initializer (Glorot normal, as in the paper's code).
       **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -63,15 +65,12 @@ class ConcreteSelect(RelaxedSamplingLayer):
       Selection and Reconstruction. ICML 2019.
     """
 
-    _INFERENCE_MODES = ("sample", "argmax")
-
-    def __init__(self, units, temperature=10.0, seed=None, **kwargs):
-        units = check_int(units, "units")
-        if units < 1:
-            raise ValueError(invalid("units", "an int >= 1", units))
-        self.units = units
-        super().__init__(temperature=temperature, inference_mode="argmax",
-                         seed=seed, **kwargs)
+    def __init__(self, units, temperature=10.0, learn_temperature=False,
+                 seed=None, **kwargs):
+        super().__init__(temperature=temperature,
+                         learn_temperature=learn_temperature, seed=seed,
+                         **kwargs)
+        self.units = _validation.check_int(units, "units", minimum=1)
         self.logits = None
 
     def build(self, input_shape):
@@ -86,21 +85,21 @@ class ConcreteSelect(RelaxedSamplingLayer):
             trainable=True, autocast=False)
         super().build(input_shape)
 
-    def _sample(self, inputs, temperature, seed):
-        weights = gumbel_softmax(self.logits, temperature=temperature,
-                                 seed=seed)
+    def _sample(self, inputs):
+        weights = gumbel_softmax(self.logits, temperature=self.temperature,
+                                 seed=self.seed_generator)
         x = ops.cast(inputs, "float32")
         return ops.cast(ops.matmul(x, ops.transpose(weights)),
                         self.compute_dtype)
 
-    def _deterministic(self, inputs, temperature):
+    def _infer(self, inputs):
         index = ops.argmax(self.logits, axis=-1)
         # `take` along the first axis of a matrix, not along the last axis:
         # Keras' torch `take` then calls `ravel`, which torch.onnx (2.13)
         # cannot export.
         x = ops.transpose(ops.reshape(inputs, (-1, self.logits.shape[-1])))
         selected = ops.transpose(ops.take(x, index, axis=0))  # [M, units]
-        selected = _reshape_tail(selected, 1, (self.units,), like=inputs)
+        selected = reshape_tail(selected, 1, (self.units,), like=inputs)
         return ops.cast(selected, self.compute_dtype)
 
     def selected_indices(self):
@@ -121,7 +120,5 @@ class ConcreteSelect(RelaxedSamplingLayer):
 
     def get_config(self):
         config = super().get_config()
-        for name in ("hard", "learn_temperature", "inference_mode"):
-            config.pop(name)  # Fixed here, not constructor arguments.
         config["units"] = self.units
         return config

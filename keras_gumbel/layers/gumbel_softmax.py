@@ -3,14 +3,13 @@
 import keras
 from keras import ops
 
-from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
-from keras_gumbel.ops import _checks
+from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
-from keras_gumbel.ops.straight_through import one_hot_argmax
 
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
-class GumbelSoftmax(RelaxedSamplingLayer):
+class GumbelSoftmax(GumbelLayer):
     """Samples a relaxed (or hard) one-hot vector; samples at inference too.
 
     By default (`inference_mode="sample"`) the layer also samples outside
@@ -83,45 +82,47 @@ class GumbelSoftmax(RelaxedSamplingLayer):
       Relaxation of Discrete Random Variables. ICLR 2017.
     """
 
-    _INFERENCE_MODES = ("sample", "argmax", "softmax")
+    INFERENCE_MODES = ("sample", "argmax", "softmax")
 
     def __init__(self, temperature=1.0, hard=False, axis=-1,
                  learn_temperature=False, inference_mode="sample",
                  estimator="straight_through", estimator_samples=1, seed=None,
                  **kwargs):
-        self.axis = check_int(axis, "axis")
-        super().__init__(temperature=temperature, hard=hard,
+        super().__init__(temperature=temperature,
                          learn_temperature=learn_temperature,
                          inference_mode=inference_mode, seed=seed, **kwargs)
-        _checks.check_estimator(estimator, estimator_samples, ESTIMATORS,
-                                self.hard)
+        self.hard = _validation.check_bool(hard, "hard")
+        self.axis = _validation.check_int(axis, "axis")
+        self.estimator_samples = _validation.check_estimator(
+            estimator, estimator_samples, ESTIMATORS, self.hard)
         self.estimator = estimator
-        self.estimator_samples = int(estimator_samples)
 
     def build(self, input_shape):
-        _checks.normalize_axis(self.axis, len(input_shape))
+        _validation.normalize_axis(self.axis, len(input_shape))
         super().build(input_shape)
 
-    def _sample(self, inputs, temperature, seed):
+    def _sample(self, inputs):
         return gumbel_softmax(
-            inputs, temperature=temperature, hard=self.hard, axis=self.axis,
-            seed=seed, estimator=self.estimator,
+            inputs, temperature=self.temperature, hard=self.hard,
+            axis=self.axis, seed=self.seed_generator,
+            estimator=self.estimator,
             estimator_samples=self.estimator_samples)
 
-    def _deterministic(self, inputs, temperature):
-        logits = _checks.convert_logits(inputs)
-        axis = _checks.normalize_axis(self.axis,
-                                      _checks.known_rank(logits, "logits"))
-        dtype = _checks.dtype_of(logits)
+    def _infer(self, inputs):
+        logits = _validation.convert_logits(inputs)
+        axis = _validation.normalize_axis(self.axis,
+                                      _validation.known_rank(logits, "logits"))
+        dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "argmax":
-            return one_hot_argmax(logits, axis, dtype)
-        cdt = _checks.compute_dtype(dtype)
-        scaled = ops.cast(logits, cdt) / ops.cast(temperature, cdt)
+            return backend.one_hot_argmax(logits, axis, dtype)
+        cdt = _dtypes.compute_dtype(dtype)
+        scaled = ops.cast(logits, cdt) / ops.cast(self.temperature, cdt)
         return ops.cast(ops.softmax(scaled, axis=axis), dtype)
 
     def get_config(self):
         config = super().get_config()
         config.update({
+            "hard": self.hard,
             "axis": self.axis,
             "estimator": self.estimator,
             "estimator_samples": self.estimator_samples,

@@ -3,13 +3,14 @@
 import keras
 from keras import ops
 
-from keras_gumbel.layers._base import RelaxedSamplingLayer, check_int
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops.subsets import check_k, relaxed_top_k, top_k_mask
+from keras_gumbel import _dtypes, _validation
+from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel.ops._top_k import top_k_mask
+from keras_gumbel.ops.subsets import relaxed_top_k
 
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
-class GumbelTopK(RelaxedSamplingLayer):
+class GumbelTopK(GumbelLayer):
     """Samples a relaxed (or hard) k-hot vector from logits.
 
     In training the layer draws the relaxed top-k sample of Xie & Ermon
@@ -66,34 +67,36 @@ class GumbelTopK(RelaxedSamplingLayer):
       Without Replacement. ICML 2019.
     """
 
-    _INFERENCE_MODES = ("sample", "top_k")
+    INFERENCE_MODES = ("sample", "top_k")
 
     def __init__(self, k, temperature=1.0, hard=False, axis=-1,
                  learn_temperature=False, inference_mode="sample", seed=None,
                  **kwargs):
-        self.k = check_k(k)
-        self.axis = check_int(axis, "axis")
-        super().__init__(temperature=temperature, hard=hard,
+        super().__init__(temperature=temperature,
                          learn_temperature=learn_temperature,
                          inference_mode=inference_mode, seed=seed, **kwargs)
+        self.k = _validation.check_int(k, "k", minimum=1)
+        self.hard = _validation.check_bool(hard, "hard")
+        self.axis = _validation.check_int(axis, "axis")
 
     def build(self, input_shape):
-        axis = _checks.normalize_axis(self.axis, len(input_shape))
-        check_k(self.k, input_shape[axis])
+        axis = _validation.normalize_axis(self.axis, len(input_shape))
+        _validation.check_int(self.k, "k", minimum=1, maximum=input_shape[axis])
         super().build(input_shape)
 
-    def _sample(self, inputs, temperature, seed):
-        return relaxed_top_k(inputs, self.k, temperature=temperature,
-                             hard=self.hard, axis=self.axis, seed=seed)
+    def _sample(self, inputs):
+        return relaxed_top_k(inputs, self.k, temperature=self.temperature,
+                             hard=self.hard, axis=self.axis,
+                             seed=self.seed_generator)
 
-    def _deterministic(self, inputs, temperature):
-        logits = _checks.convert_logits(inputs)
-        axis = _checks.normalize_axis(self.axis,
-                                      _checks.known_rank(logits, "logits"))
-        x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
+    def _infer(self, inputs):
+        logits = _validation.convert_logits(inputs)
+        axis = _validation.normalize_axis(self.axis,
+                                      _validation.known_rank(logits, "logits"))
+        x = ops.cast(logits, _dtypes.compute_dtype(logits.dtype))
         return ops.cast(top_k_mask(x, self.k, axis), logits.dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"k": self.k, "axis": self.axis})
+        config.update({"k": self.k, "hard": self.hard, "axis": self.axis})
         return config

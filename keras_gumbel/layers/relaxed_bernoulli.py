@@ -3,13 +3,14 @@
 import keras
 from keras import ops
 
-from keras_gumbel.layers._base import RelaxedSamplingLayer
-from keras_gumbel.ops import _checks
+from keras_gumbel import _validation
+from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel import _dtypes
 from keras_gumbel.ops.relaxed_bernoulli import relaxed_bernoulli
 
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
-class RelaxedBernoulli(RelaxedSamplingLayer):
+class RelaxedBernoulli(GumbelLayer):
     """Samples relaxed (or hard) binary units; samples at inference too.
 
     By default (`inference_mode="sample"`) the layer also samples outside
@@ -61,17 +62,29 @@ class RelaxedBernoulli(RelaxedSamplingLayer):
       Relaxation of Discrete Random Variables. ICLR 2017.
     """
 
-    _INFERENCE_MODES = ("sample", "round", "sigmoid")
+    INFERENCE_MODES = ("sample", "round", "sigmoid")
 
-    def _sample(self, inputs, temperature, seed):
-        return relaxed_bernoulli(inputs, temperature=temperature,
-                                 hard=self.hard, seed=seed)
+    def __init__(self, temperature=1.0, hard=False, learn_temperature=False,
+                 inference_mode="sample", seed=None, **kwargs):
+        super().__init__(temperature=temperature,
+                         learn_temperature=learn_temperature,
+                         inference_mode=inference_mode, seed=seed, **kwargs)
+        self.hard = _validation.check_bool(hard, "hard")
 
-    def _deterministic(self, inputs, temperature):
-        logits = _checks.convert_float_tensor(inputs, "logits")
-        dtype = _checks.dtype_of(logits)
+    def _sample(self, inputs):
+        return relaxed_bernoulli(inputs, temperature=self.temperature,
+                                 hard=self.hard, seed=self.seed_generator)
+
+    def _infer(self, inputs):
+        logits = _validation.convert_float_tensor(inputs, "logits")
+        dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "round":
             return ops.cast(logits > 0, dtype)
-        cdt = _checks.compute_dtype(dtype)
-        scaled = ops.cast(logits, cdt) / ops.cast(temperature, cdt)
+        cdt = _dtypes.compute_dtype(dtype)
+        scaled = ops.cast(logits, cdt) / ops.cast(self.temperature, cdt)
         return ops.cast(ops.sigmoid(scaled), dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["hard"] = self.hard
+        return config

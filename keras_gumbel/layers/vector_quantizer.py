@@ -1,18 +1,13 @@
 """The `GumbelVectorQuantizer` layer: wav2vec 2.0's product quantizer."""
 
-import math
-
 import keras
-import numpy as np
 from keras import ops
 
-from keras_gumbel import backend
-from keras_gumbel.layers._base import (RelaxedSamplingLayer, check_bool,
-                                       check_int)
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._checks import invalid
+from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel._messages import invalid
+from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel.layers._shapes import reshape_tail
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
-from keras_gumbel.ops.straight_through import one_hot_argmax
 
 __all__ = ["GumbelVectorQuantizer"]
 
@@ -21,35 +16,8 @@ __all__ = ["GumbelVectorQuantizer"]
 PERPLEXITY_EPSILON = 1e-7
 
 
-def _check_size(value, name):
-    value = check_int(value, name)
-    if value < 1:
-        raise ValueError(invalid(name, "a positive int", value))
-    return value
-
-
-def _reshape_tail(x, drop, tail, like=None):
-    """Reshapes `x` to `like`'s shape with its last `drop` axes replaced by
-    `tail` (`like` defaults to `x`).
-
-    Uses the static leading shape where at most one dimension is unknown
-    (always on JAX and PyTorch), else the dynamic one (TensorFlow graphs with
-    unknown batch and time).
-    """
-    like = x if like is None else like
-    lead = tuple(like.shape)[:-drop]
-    if sum(d is None for d in lead) <= 1:
-        return ops.reshape(x, tuple(-1 if d is None else d for d in lead)
-                           + tuple(tail))
-    shape = backend.shape_of(like)
-    new_shape = ops.concatenate(
-        [shape[:-drop], ops.convert_to_tensor(tail, dtype=shape.dtype)],
-        axis=0)
-    return ops.reshape(x, new_shape)
-
-
 @keras.saving.register_keras_serializable(package="keras_gumbel")
-class GumbelVectorQuantizer(RelaxedSamplingLayer):
+class GumbelVectorQuantizer(GumbelLayer):
     """Product quantization with a straight-through Gumbel-Softmax.
 
     The quantizer of wav2vec 2.0 (Baevski et al. 2020): numerically the same
@@ -143,35 +111,28 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
       ICLR 2017.
     """
 
-    _INFERENCE_MODES = ("argmax",)
-
     def __init__(self, num_groups, num_vars, codevector_dim, temperature=2.0,
                  return_perplexity=False, diversity_weight=0.0,
                  learn_temperature=False, seed=None, **kwargs):
-        self.num_groups = _check_size(num_groups, "num_groups")
-        self.num_vars = _check_size(num_vars, "num_vars")
-        self.codevector_dim = _check_size(codevector_dim, "codevector_dim")
+        super().__init__(temperature=temperature,
+                         learn_temperature=learn_temperature, seed=seed,
+                         **kwargs)
+        self.num_groups = _validation.check_int(num_groups, "num_groups",
+                                                minimum=1)
+        self.num_vars = _validation.check_int(num_vars, "num_vars", minimum=1)
+        self.codevector_dim = _validation.check_int(
+            codevector_dim, "codevector_dim", minimum=1)
         if self.codevector_dim % self.num_groups:
             raise ValueError(invalid(
                 "codevector_dim", f"a multiple of num_groups={num_groups} "
                 "(the output concatenates one codevector per group)",
                 codevector_dim))
-        self.return_perplexity = check_bool(return_perplexity,
-                                            "return_perplexity")
-        if (isinstance(diversity_weight, (bool, np.bool_))
-                or not isinstance(diversity_weight,
-                                  (int, float, np.integer, np.floating))
-                or not math.isfinite(diversity_weight)
-                or diversity_weight < 0):
-            raise ValueError(invalid(
-                "diversity_weight", "a non-negative finite float",
-                diversity_weight))
-        self.diversity_weight = float(diversity_weight)
-        super().__init__(temperature=temperature, hard=True,
-                         learn_temperature=learn_temperature,
-                         inference_mode="argmax", seed=seed, **kwargs)
+        self.return_perplexity = _validation.check_bool(
+            return_perplexity, "return_perplexity")
+        self.diversity_weight = _validation.check_float(
+            diversity_weight, "diversity_weight", minimum=0.0)
         # wav2vec 2.0 computes the logits in float32 under mixed precision.
-        self._logits_dtype = _checks.compute_dtype(self.compute_dtype)
+        self._logits_dtype = _dtypes.compute_dtype(self.compute_dtype)
         self.weight_proj = keras.layers.Dense(
             self.num_groups * self.num_vars,
             kernel_initializer=keras.initializers.RandomNormal(0.0, 1.0),
@@ -211,20 +172,19 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
                     f"shape without its last axis)",
                     f"<tensor of shape {tuple(mask.shape)}>"))
         logits = self.weight_proj(ops.cast(inputs, ldt))
-        logits = _reshape_tail(logits, 1, (g, v))  # [..., G, V]
+        logits = reshape_tail(logits, 1, (g, v))  # [..., G, V]
         axis = len(logits.shape) - 1
         add_diversity = bool(training) and self.diversity_weight > 0
         # Computed only when returned or used by the diversity loss.
         perplexity = None
         if training:
-            onehot = gumbel_softmax(logits, self._op_temperature(),
-                                    hard=True, axis=axis,
-                                    seed=self._next_seed())
+            onehot = gumbel_softmax(logits, self.temperature, hard=True,
+                                    axis=axis, seed=self.seed_generator)
             if self.return_perplexity or add_diversity:
                 perplexity = self._perplexity(
                     ops.softmax(logits, axis=-1), mask)
         else:
-            onehot = one_hot_argmax(logits, axis, ldt)
+            onehot = backend.one_hot_argmax(logits, axis, ldt)
             if self.return_perplexity:
                 perplexity = self._perplexity(onehot, mask)
         codebook = ops.reshape(ops.cast(self.codevectors, self.compute_dtype),
@@ -237,7 +197,7 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
             ops.reshape(ops.cast(onehot, self.compute_dtype), (-1, g, v)),
             (1, 0, 2))
         quantized = ops.transpose(ops.matmul(flat, codebook), (1, 0, 2))
-        quantized = _reshape_tail(quantized, 2, (self.codevector_dim,),
+        quantized = reshape_tail(quantized, 2, (self.codevector_dim,),
                                   like=logits)
         if add_diversity:
             total = float(g * v)
@@ -282,8 +242,6 @@ class GumbelVectorQuantizer(RelaxedSamplingLayer):
 
     def get_config(self):
         config = super().get_config()
-        # Fixed by the layer, not constructor arguments.
-        del config["hard"], config["inference_mode"]
         config.update({
             "num_groups": self.num_groups,
             "num_vars": self.num_vars,

@@ -5,19 +5,9 @@ import numpy as np
 from keras import ops
 
 from keras_gumbel import backend
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel import _dtypes, _validation
 
 __all__ = ["gumbel_cdf", "gumbel_log_prob", "sample_gumbel"]
-
-
-def gumbel_noise(shape, seed, dtype):
-    """Standard Gumbel noise `-log(-log(u))`, finite, in `dtype` (float32/64).
-
-    `u` lies in [tiny, 1) so both logarithms are finite: the values lie in
-    about [-4.5, 15.9] in float32 and [-6.6, 36.0] in float64.
-    """
-    return backend.gumbel_noise(shape, seed, dtype)
 
 
 def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
@@ -45,27 +35,27 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
         dtype = keras.backend.standardize_dtype(dtype)
     except ValueError:
         dtype = str(dtype)
-    if dtype not in _checks.FLOAT_DTYPES:
+    if dtype not in _dtypes.FLOAT_DTYPES:
         raise TypeError(
             f"Invalid value received for argument `dtype`. Expected a "
             f"floating-point dtype. Received: dtype={dtype}")
-    _checks.check_positive_finite(scale, "scale")
-    cdt = _checks.compute_dtype(dtype)
+    _validation.check_positive_finite(scale, "scale")
+    cdt = _dtypes.compute_dtype(dtype)
     if backend.NAME != "tensorflow":  # TF also takes a dynamic shape.
         shape = tuple(int(d) for d in np.reshape(ops.convert_to_numpy(shape),
                                                  [-1]))
-    g = gumbel_noise(shape, stateless_seed(seed), cdt)
-    loc = _checks.to_dtype(loc, cdt)
-    scale = _checks.to_dtype(scale, cdt)
+    g = backend.gumbel_noise(shape, backend.draw_seed(seed), cdt)
+    loc = _dtypes.to_dtype(loc, cdt)
+    scale = _dtypes.to_dtype(scale, cdt)
     return ops.cast(loc + scale * g, dtype)
 
 
 def _standardize(x, loc, scale):
-    x = _checks.convert_float_tensor(x, "x")
-    _checks.check_positive_finite(scale, "scale")
-    cdt = _checks.compute_dtype(x.dtype)
-    loc = _checks.to_dtype(loc, cdt)
-    scale = _checks.to_dtype(scale, cdt)
+    x = _validation.convert_float_tensor(x, "x")
+    _validation.check_positive_finite(scale, "scale")
+    cdt = _dtypes.compute_dtype(x.dtype)
+    loc = _dtypes.to_dtype(loc, cdt)
+    scale = _dtypes.to_dtype(scale, cdt)
     return x.dtype, (ops.cast(x, cdt) - loc) / scale, scale
 
 

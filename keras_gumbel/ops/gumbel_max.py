@@ -3,10 +3,7 @@
 from keras import ops
 
 from keras_gumbel import backend
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._seed import stateless_seed
-from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import one_hot_argmax
+from keras_gumbel import _dtypes, _validation
 
 __all__ = ["gumbel_max"]
 
@@ -32,9 +29,9 @@ def gumbel_max(logits, axis=-1, seed=None):
     >>> import numpy as np
     >>> d = gumbel_max(np.log([[0.2, 0.3, 0.5]]), seed=0)
     """
-    logits = _checks.convert_logits(logits)
-    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
-    x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
-    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed),
-                         _checks.dtype_of(x))
-    return ops.stop_gradient(one_hot_argmax(z, axis, _checks.dtype_of(logits)))
+    logits = _validation.convert_logits(logits)
+    axis = _validation.normalize_axis(axis, _validation.known_rank(logits, "logits"))
+    x = ops.cast(logits, _dtypes.compute_dtype(logits.dtype))
+    z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed),
+                                 _dtypes.dtype_of(x))
+    return ops.stop_gradient(backend.one_hot_argmax(z, axis, _dtypes.dtype_of(logits)))

@@ -3,11 +3,9 @@
 from keras import ops
 
 from keras_gumbel import backend
-from keras_gumbel.ops import _checks, estimators
-from keras_gumbel.ops._seed import stateless_seed
-from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
-from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import one_hot_argmax
+from keras_gumbel import _dtypes, _validation
+from keras_gumbel.ops import _estimators
+from keras_gumbel.ops._gradients import softmax_vjp, temperature_vjp
 
 __all__ = ["ESTIMATORS", "gumbel_softmax", "gumbel_softmax_log_prob"]
 
@@ -62,19 +60,19 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
       Jang, Gu, Poole. Categorical Reparameterization with Gumbel-Softmax.
       ICLR 2017. Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
-    logits = _checks.convert_logits(logits)
-    rank = _checks.known_rank(logits, "logits")
-    axis = _checks.normalize_axis(axis, rank)
-    hard = _checks.check_bool(hard, "hard")
-    _checks.check_estimator(estimator, estimator_samples, ESTIMATORS, hard)
-    cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(
+    logits = _validation.convert_logits(logits)
+    rank = _validation.known_rank(logits, "logits")
+    axis = _validation.normalize_axis(axis, rank)
+    hard = _validation.check_bool(hard, "hard")
+    _validation.check_estimator(estimator, estimator_samples, ESTIMATORS, hard)
+    cdt = _dtypes.compute_dtype(logits.dtype)
+    tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), axis)
-    seed = stateless_seed(seed)
+    seed = backend.draw_seed(seed)
     x = ops.cast(logits, cdt)
-    g = gumbel_noise(backend.shape_of(x), seed, cdt)
+    g = backend.gumbel_noise(backend.shape_of(x), seed, cdt)
     if hard and estimator != "straight_through":
-        y = estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
+        y = _estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
                                    estimator, estimator_samples)
     else:
         y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
@@ -85,7 +83,7 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
     """`softmax((x + g) / tau)`, or its one-hot argmax when `hard`.
 
     The gradient is that of the softmax in both cases (straight-through for
-    `hard`), written by hand (see `_softmax_vjp`) so that the backward pass
+    `hard`), written by hand (see `_gradients`) so that the backward pass
     keeps only the relaxed sample `y` (and `tau`), not the noise or `x + g`:
     `dx = ds / tau` with `ds` the softmax's vector-Jacobian product.
     """
@@ -97,7 +95,7 @@ def _softmax_sample(x, g, tau, tau_is_number, axis, hard):
         y = ops.softmax(s, axis=axis)
         # `z`, not `y`: the argmax of `y` could tie after rounding where the
         # exact Gumbel-Max index `argmax(z)` does not.
-        out = one_hot_argmax(z, axis, _checks.dtype_of(z)) if hard else y
+        out = backend.one_hot_argmax(z, axis, _dtypes.dtype_of(z)) if hard else y
         return y, out
 
     if tau_is_number:
@@ -154,21 +152,21 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
       Matches `tfp.distributions.RelaxedOneHotCategorical(temperature,
       logits=logits).log_prob(y)`.
     """
-    logits = _checks.convert_logits(logits)
-    y = _checks.convert_float_tensor(y, "y")
-    y_rank = _checks.known_rank(y, "y")
-    rank = _checks.known_rank(logits, "logits")
-    axis = _checks.normalize_axis(axis, rank)
+    logits = _validation.convert_logits(logits)
+    y = _validation.convert_float_tensor(y, "y")
+    y_rank = _validation.known_rank(y, "y")
+    rank = _validation.known_rank(logits, "logits")
+    axis = _validation.normalize_axis(axis, rank)
     # The same axis counted in the broadcast of `y` (which may carry sample
     # dimensions in front) and `logits`.
     y_axis = axis + max(y_rank - rank, 0)
-    cdt = _checks.common_compute_dtype(y, logits)
-    tau, _ = _checks.convert_temperature(temperature, cdt,
+    cdt = _dtypes.common_compute_dtype(y, logits)
+    tau, _ = _validation.convert_temperature(temperature, cdt,
                                          tuple(logits.shape), axis)
     log_pi = ops.log_softmax(ops.cast(logits, cdt), axis=axis)
     log_y = ops.log(ops.cast(y, cdt))
     k = ops.cast(ops.shape(log_pi)[axis], cdt)  # dynamic in TF graphs
-    log_tau = ops.log(_checks.to_dtype(tau, cdt))
+    log_tau = ops.log(_dtypes.to_dtype(tau, cdt))
     log_p = (backend.lgamma(k) + (k - 1.0) * log_tau
              + ops.sum(log_pi - (tau + 1.0) * log_y, y_axis, keepdims=True)
              - k * ops.logsumexp(log_pi - tau * log_y, y_axis, keepdims=True))

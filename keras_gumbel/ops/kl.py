@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_gumbel.ops import _checks
+from keras_gumbel import _dtypes, _validation
 
 __all__ = ["categorical_kl_uniform"]
 
@@ -26,9 +26,9 @@ def categorical_kl_uniform(logits, axis=-1):
     >>> import numpy as np
     >>> kl = categorical_kl_uniform(np.zeros([2, 5], "float32"))  # [0., 0.]
     """
-    logits = _checks.convert_logits(logits)
-    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
-    x = ops.cast(logits, _checks.compute_dtype(logits.dtype))
+    logits = _validation.convert_logits(logits)
+    axis = _validation.normalize_axis(axis, _validation.known_rank(logits, "logits"))
+    x = ops.cast(logits, _dtypes.compute_dtype(logits.dtype))
     log_q = ops.log_softmax(x, axis=axis)
     k = ops.cast(ops.shape(x)[axis], x.dtype)
     q = ops.exp(log_q)

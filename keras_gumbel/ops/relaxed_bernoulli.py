@@ -3,9 +3,8 @@
 from keras import ops
 
 from keras_gumbel import backend
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._seed import stateless_seed
-from keras_gumbel.ops.straight_through import replace_forward
+from keras_gumbel import _dtypes, _validation
+from keras_gumbel.ops._gradients import replace_forward
 
 __all__ = ["relaxed_bernoulli", "relaxed_bernoulli_log_prob"]
 
@@ -40,14 +39,14 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     References:
       Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
-    logits = _checks.convert_float_tensor(logits, "logits")
-    _checks.known_rank(logits, "logits")
-    hard = _checks.check_bool(hard, "hard")
-    cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(
+    logits = _validation.convert_float_tensor(logits, "logits")
+    _validation.known_rank(logits, "logits")
+    hard = _validation.check_bool(hard, "hard")
+    cdt = _dtypes.compute_dtype(logits.dtype)
+    tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), None)
     x = ops.cast(logits, cdt)
-    u = backend.uniform(backend.shape_of(x), stateless_seed(seed), cdt)
+    u = backend.uniform(backend.shape_of(x), backend.draw_seed(seed), cdt)
     # Logistic noise; u in [tiny, 1 - eps] keeps both logarithms finite.
     z = x + (ops.log(u) - ops.log1p(-u))
     if tau_is_number:
@@ -82,15 +81,15 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
       `tfp.distributions.RelaxedBernoulli(temperature, logits=logits)
       .log_prob(y)`.
     """
-    logits = _checks.convert_float_tensor(logits, "logits")
-    _checks.known_rank(logits, "logits")
-    y = _checks.convert_float_tensor(y, "y")
-    cdt = _checks.common_compute_dtype(y, logits)
-    tau, _ = _checks.convert_temperature(temperature, cdt,
+    logits = _validation.convert_float_tensor(logits, "logits")
+    _validation.known_rank(logits, "logits")
+    y = _validation.convert_float_tensor(y, "y")
+    cdt = _dtypes.common_compute_dtype(y, logits)
+    tau, _ = _validation.convert_temperature(temperature, cdt,
                                          tuple(logits.shape), None)
     y = ops.cast(y, cdt)
     log_y, log1m_y = ops.log(y), ops.log1p(-y)
     z = tau * (log_y - log1m_y) - ops.cast(logits, cdt)
-    log_p = (ops.log(_checks.to_dtype(tau, cdt)) - z
+    log_p = (ops.log(_dtypes.to_dtype(tau, cdt)) - z
              - 2.0 * ops.softplus(-z) - log_y - log1m_y)
     return ops.cast(log_p, logits.dtype)

@@ -1,36 +1,9 @@
 """The straight-through estimator: a hard forward value, an identity gradient."""
 
-from keras import ops
-
-from keras_gumbel import backend
-from keras_gumbel.ops import _checks
+from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel.ops._gradients import replace_forward
 
 __all__ = ["straight_through"]
-
-
-def one_hot_argmax(z, axis, dtype):
-    """`one_hot(argmax(z, axis))` along `axis` (non-negative), in `dtype`.
-
-    Exactly one entry is 1 even when values tie (the first maximum wins).
-    """
-    return backend.one_hot_argmax(z, axis, dtype)
-
-
-def replace_forward(y, value):
-    """Returns `value` in the forward pass and passes gradients to `y` as is.
-
-    Unlike `y + stop_gradient(value - y)`, the forward value is exactly
-    `value` (that expression may round, giving 0.99999994 instead of 1).
-    """
-
-    @backend.custom_gradient
-    def _replace(y):
-        def grad(upstream):
-            return upstream
-
-        return ops.copy(value), grad
-
-    return _replace(y)
 
 
 def straight_through(y, axis=-1):
@@ -50,6 +23,7 @@ def straight_through(y, axis=-1):
     >>> d = straight_through(np.array([[0.2, 0.7, 0.1]], "float32"))
     >>> # d == [[0., 1., 0.]]; d out / d y = identity
     """
-    y = _checks.convert_logits(y, "y")
-    axis = _checks.normalize_axis(axis, _checks.known_rank(y, "y"))
-    return replace_forward(y, one_hot_argmax(y, axis, _checks.dtype_of(y)))
+    y = _validation.convert_logits(y, "y")
+    axis = _validation.normalize_axis(axis, _validation.known_rank(y, "y"))
+    return replace_forward(
+        y, backend.one_hot_argmax(y, axis, _dtypes.dtype_of(y)))

@@ -3,62 +3,19 @@
 import numpy as np
 from keras import ops
 
-from keras_gumbel import backend
-from keras_gumbel.ops import _checks
-from keras_gumbel.ops._checks import invalid
-from keras_gumbel.ops._seed import stateless_seed
-from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import replace_forward
+from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel.ops._gradients import replace_forward
+from keras_gumbel.ops._top_k import top_k_mask
 
 __all__ = ["gumbel_top_k", "relaxed_top_k"]
 
 
-def check_k(k, n=None, name="k"):
-    """Returns `k` as an int in `[1, n]` (`n` None: unknown), else raises.
-
-    Always `ValueError`, naming the argument, also for non-int values.
-    """
-    if (isinstance(k, (bool, np.bool_))
-            or not isinstance(k, (int, np.integer)) or k < 1
-            or (n is not None and k > n)):
-        where = "" if n is None else (f" and <= {n}, the number of items "
-                                      f"along `axis`")
-        raise ValueError(invalid(name, f"an int >= 1{where}", k))
-    return int(k)
-
-
 def _prepare(logits, k, axis):
     """Checks the common arguments; returns `(logits, axis, k)`."""
-    logits = _checks.convert_logits(logits)
-    axis = _checks.normalize_axis(axis, _checks.known_rank(logits, "logits"))
-    k = check_k(k, logits.shape[axis])
+    logits = _validation.convert_logits(logits)
+    axis = _validation.normalize_axis(axis, _validation.known_rank(logits, "logits"))
+    k = _validation.check_int(k, "k", minimum=1, maximum=logits.shape[axis])
     return logits, axis, k
-
-
-def top_k_mask(z, k, axis):
-    """Boolean mask of the `k` largest entries of `z` along `axis`.
-
-    Exactly `k` entries are true per slice, ties broken by the lower index,
-    except that `-inf` entries are never chosen: a slice with `c < k` finite
-    entries gets those `c`. Works with unknown (TF graph) dimensions other
-    than the static rank, and under XLA.
-    """
-    rank = len(z.shape)
-    last = axis == rank - 1
-    # Non-negative axes: torch.onnx (2.13) writes `movedim`'s -1 as is into
-    # an ONNX Transpose permutation, which ONNX Runtime refuses to load.
-    values, _ = ops.top_k(z if last else ops.moveaxis(z, axis, rank - 1),
-                          k, sorted=False)
-    kth = ops.min(values, axis=-1, keepdims=True)  # the k-th largest
-    if not last:
-        kth = ops.moveaxis(kth, rank - 1, axis)
-    above = z > kth
-    # Gumbel ties are rare but possible after rounding: fill the remaining
-    # places from the entries equal to the k-th value, lowest index first.
-    tied = z == kth
-    need = k - ops.sum(ops.cast(above, "int32"), axis=axis, keepdims=True)
-    order = ops.cumsum(ops.cast(tied, "int32"), axis=axis)
-    return (above | (tied & (order <= need))) & (z > -np.inf)
 
 
 def gumbel_top_k(logits, k, axis=-1, seed=None):
@@ -100,9 +57,9 @@ def gumbel_top_k(logits, k, axis=-1, seed=None):
       2019.
     """
     logits, axis, k = _prepare(logits, k, axis)
-    cdt = _checks.compute_dtype(logits.dtype)
+    cdt = _dtypes.compute_dtype(logits.dtype)
     x = ops.cast(logits, cdt)
-    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed), cdt)
+    z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
     return ops.stop_gradient(ops.cast(top_k_mask(z, k, axis), logits.dtype))
 
 
@@ -162,12 +119,12 @@ def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
       Relaxations. IJCAI 2019.
     """
     logits, axis, k = _prepare(logits, k, axis)
-    hard = _checks.check_bool(hard, "hard")
-    cdt = _checks.compute_dtype(logits.dtype)
-    tau, tau_is_number = _checks.convert_temperature(
+    hard = _validation.check_bool(hard, "hard")
+    cdt = _dtypes.compute_dtype(logits.dtype)
+    tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), axis)
     x = ops.cast(logits, cdt)
-    z = x + gumbel_noise(backend.shape_of(x), stateless_seed(seed), cdt)
+    z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
     valid = z > -np.inf
     # Finite everywhere: `-inf` entries are masked by `valid` below, and a
     # finite placeholder keeps their gradients (and the temperature's) at 0

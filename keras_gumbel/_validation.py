@@ -1,27 +1,103 @@
-"""Argument validation and dtype handling shared by the ops.
+"""Argument validation for the whole package: one home, one policy.
 
-Every check runs on static information (Python values, static shapes and
-dtypes, constant tensors) so that bad input fails when the op is called or
-traced, with a message naming the argument and the value received.
+- A wrong type raises `TypeError`, a wrong value `ValueError`; both name the
+  argument and the value received, in Keras' form:
+  ```text
+  ValueError: Invalid value received for argument `temperature`. Expected a
+  positive finite float. Received: temperature=0
+  ```
+- Checks run on static information (Python values, static shapes and
+  dtypes, constant tensors) so that bad input fails when a function or a
+  constructor is called, or an op traced. Values only known when a compiled
+  step runs are not checked here (see `backend.check_positive_at_run_time`).
+
+Used by the ops, the layers, the schedules, the callback and export.
 """
 
 import math
+import numbers
 
-import keras
 import numpy as np
-from keras import ops
 
 from keras_gumbel import backend
 from keras_gumbel._messages import invalid, unknown_rank
+from keras_gumbel._dtypes import FLOAT_DTYPES, dtype_of, to_dtype
 
-__all__ = ["invalid", "unknown_rank"]  # Re-exported for the other modules.
-
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+__all__ = []  # Internal: the package's modules import what they need.
 
 
-def dtype_of(x):
-    """The standardized dtype name of a tensor (`"float32"`, ...)."""
-    return keras.backend.standardize_dtype(x.dtype)
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _range_text(minimum, maximum, exclusive_minimum):
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
+    if maximum is not None:
+        parts.append(f"<= {maximum}")
+    return " and ".join(parts)
+
+
+def check_bool(value, name):
+    """Returns a Python or NumPy bool as `bool`; `TypeError` otherwise."""
+    if not _is_bool(value):
+        raise TypeError(invalid(name, "a Python bool", value))
+    return bool(value)
+
+
+def check_int(value, name, minimum=None, maximum=None, allow_none=False):
+    """Returns a Python or NumPy integer (not a bool) as `int`.
+
+    `TypeError` for another type; `ValueError` outside `[minimum, maximum]`.
+    """
+    if value is None and allow_none:
+        return None
+    bounds = _range_text(minimum, maximum, False)
+    expected = "an int" + (f" {bounds}" if bounds else "") + (
+        " or None" if allow_none else "")
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        raise TypeError(invalid(name, expected, value))
+    if ((minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
+        raise ValueError(invalid(name, expected, value))
+    return int(value)
+
+
+def check_float(value, name, minimum=None, maximum=None,
+                exclusive_minimum=False, allow_none=False):
+    """Returns a finite real Python or NumPy number as `float`.
+
+    `TypeError` for another type (bools included); `ValueError` for NaN,
+    infinities and values outside the bounds (`minimum` exclusive when
+    `exclusive_minimum`).
+    """
+    if value is None and allow_none:
+        return None
+    bounds = _range_text(minimum, maximum, exclusive_minimum)
+    expected = "a finite float" + (f" {bounds}" if bounds else "") + (
+        " or None" if allow_none else "")
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise TypeError(invalid(name, expected, value))
+    number = float(value)
+    low_ok = minimum is None or (number > minimum if exclusive_minimum
+                                 else number >= minimum)
+    high_ok = maximum is None or number <= maximum
+    if not (math.isfinite(number) and low_ok and high_ok):
+        raise ValueError(invalid(name, expected, value))
+    return number
+
+
+def check_positive_float(value, name):
+    """Returns a positive finite real number as `float` (see `check_float`)."""
+    return check_float(value, name, minimum=0, exclusive_minimum=True)
+
+
+def check_choice(value, name, choices):
+    """Returns `value` if it is one of `choices`; `ValueError` otherwise."""
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ValueError(invalid(name, f"one of {tuple(choices)}", value))
 
 
 def convert_float_tensor(x, name):
@@ -30,6 +106,8 @@ def convert_float_tensor(x, name):
     Python floats become float32; NumPy arrays keep their dtype (float64
     needs `jax_enable_x64` on JAX, as everywhere in JAX).
     """
+    from keras import ops
+
     x = ops.convert_to_tensor(x)
     if dtype_of(x) not in FLOAT_DTYPES:
         raise TypeError(
@@ -60,39 +138,15 @@ def convert_logits(logits, name="logits"):
     return logits
 
 
-def compute_dtype(dtype):
-    """float64 stays float64; every other float dtype computes in float32."""
-    return ("float64" if keras.backend.standardize_dtype(dtype) == "float64"
-            else "float32")
-
-
-def common_compute_dtype(*tensors):
-    """float64 if any tensor is float64, else float32."""
-    return ("float64" if any(dtype_of(t) == "float64" for t in tensors)
-            else "float32")
-
-
-def to_dtype(value, dtype):
-    """Casts a tensor, or converts a Python/NumPy value exactly, to `dtype`.
-
-    Converting 0.1 to float32 first and then to float64 would round it.
-    """
-    if isinstance(value, (int, float, np.number, np.ndarray, list, tuple)):
-        return ops.convert_to_tensor(np.asarray(value, dtype=dtype))
-    return ops.cast(value, dtype)
-
-
 def normalize_axis(axis, rank, name="axis"):
     """Returns `axis` as a non-negative int, or raises naming the argument."""
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(
-            axis, (int, np.integer)):
-        raise TypeError(invalid(name, "a Python int", axis))
+    axis = check_int(axis, name)
     if not -rank <= axis < rank:
         raise ValueError(
             invalid(name, f"an integer in [{-rank}, {rank}) for logits of "
                     f"rank {rank}", axis)
         )
-    return int(axis) % rank
+    return axis % rank
 
 
 def check_positive_finite(value, name):
@@ -101,7 +155,7 @@ def check_positive_finite(value, name):
     Variables and symbolic or traced tensors are not checked here: their
     value is only known when the step runs.
     """
-    if isinstance(value, (bool, np.bool_)):
+    if _is_bool(value):
         raise TypeError(invalid(name, "a positive float", value))
     if isinstance(value, (int, float, np.number)):
         if not (math.isfinite(value) and value > 0):
@@ -143,6 +197,8 @@ def convert_temperature(temperature, dtype, logits_shape, axis,
     Returns:
       `(tau, is_python_number)`; for Python numbers `tau` is a float.
     """
+    from keras import ops
+
     check_positive_finite(temperature, name)
     if isinstance(temperature, (int, float, np.number)):
         return float(temperature), True
@@ -172,13 +228,6 @@ def convert_temperature(temperature, dtype, logits_shape, axis,
     return ops.expand_dims(tau, axis), False
 
 
-def check_bool(value, name):
-    """Checks a Python (or NumPy) bool flag such as `hard`."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(invalid(name, "a Python bool", value))
-    return bool(value)
-
-
 def check_estimator(estimator, estimator_samples, known, hard):
     """Validates the estimator and its sample count.
 
@@ -186,16 +235,9 @@ def check_estimator(estimator, estimator_samples, known, hard):
     `estimator_samples` only on Gumbel-Rao; asking for either where it would
     be silently ignored is an error.
     """
-    if estimator not in known:
-        raise ValueError(
-            invalid("estimator", f"one of {sorted(known)}", estimator)
-        )
-    if (isinstance(estimator_samples, (bool, np.bool_))
-            or not isinstance(estimator_samples, (int, np.integer))
-            or estimator_samples < 1):
-        raise ValueError(
-            invalid("estimator_samples", "an integer >= 1", estimator_samples)
-        )
+    check_choice(estimator, "estimator", known)
+    estimator_samples = check_int(estimator_samples, "estimator_samples",
+                                  minimum=1)
     if estimator != "straight_through" and not hard:
         raise ValueError(invalid(
             "estimator", "'straight_through' when hard=False (estimators act "
@@ -204,3 +246,4 @@ def check_estimator(estimator, estimator_samples, known, hard):
         raise ValueError(invalid(
             "estimator_samples", f"1 with estimator={estimator!r} (only "
             f"'gumbel_rao' draws several samples)", estimator_samples))
+    return estimator_samples

@@ -17,9 +17,8 @@ References:
 from keras import ops
 
 from keras_gumbel import backend
-from keras_gumbel.ops._checks import dtype_of
-from keras_gumbel.ops._softmax_vjp import softmax_vjp, temperature_vjp
-from keras_gumbel.ops.straight_through import one_hot_argmax
+from keras_gumbel._dtypes import dtype_of
+from keras_gumbel.ops._gradients import softmax_vjp, temperature_vjp
 
 
 def hard_sample(x, g, tau, tau_is_number, axis, seed, estimator, samples):
@@ -40,7 +39,7 @@ def hard_sample(x, g, tau, tau_is_number, axis, seed, estimator, samples):
     Returns:
       The exact one-hot sample, dtype of `x`.
     """
-    d = one_hot_argmax(x + g, axis, dtype_of(x))
+    d = backend.one_hot_argmax(x + g, axis, dtype_of(x))
     if estimator == "gumbel_rao":
         # A seed derived deterministically from the sample's seed (hashed,
         # not added: see `keras_gumbel.backend`).
