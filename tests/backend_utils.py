@@ -3,7 +3,8 @@
 The suite runs once per backend (`KERAS_BACKEND=tensorflow|jax|torch
 python -m pytest -q`). Tests written with these helpers and `keras.ops` run
 on all three; tests of TensorFlow-only features (SavedModel, tf.distribute,
-XLA via `tf.function`, TF's exact Philox streams) carry `requires_tf`.
+XLA via `tf.function`, TF's exact Philox streams) carry the marker
+`pytest.mark.backends("tensorflow")` (see conftest.py).
 """
 
 import keras
@@ -11,11 +12,6 @@ import numpy as np
 import pytest
 
 BACKEND = keras.backend.backend()
-
-requires_tf = pytest.mark.skipif(
-    BACKEND != "tensorflow",
-    reason="TensorFlow-only feature (SavedModel, tf.distribute, tf.function)")
-
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))

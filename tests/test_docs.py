@@ -28,6 +28,8 @@ import tempfile
 
 import pytest
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 TIMEOUT_S = 180

@@ -48,3 +48,16 @@ static_value = _impl.static_value
 sum_to_shape = _impl.sum_to_shape
 uniform = _impl.uniform
 xlogy = _impl.xlogy
+
+
+def logistic_noise(shape, seed, dtype):
+    """Standard Logistic noise `log(u) - log(1 - u)`, finite, in `dtype`.
+
+    `u` lies in [tiny, 1) (and below 1 - eps/2 in exported runtimes), so
+    both logarithms are finite. The noise of `relaxed_bernoulli` and of
+    every binary relaxation built on it: the same seed gives the same noise.
+    """
+    from keras import ops
+
+    u = uniform(shape, seed, dtype)
+    return ops.log(u) - ops.log1p(-u)

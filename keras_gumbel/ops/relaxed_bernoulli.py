@@ -46,9 +46,8 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), None)
     x = ops.cast(logits, cdt)
-    u = backend.uniform(backend.shape_of(x), backend.draw_seed(seed), cdt)
-    # Logistic noise; u in [tiny, 1 - eps] keeps both logarithms finite.
-    z = x + (ops.log(u) - ops.log1p(-u))
+    z = x + backend.logistic_noise(backend.shape_of(x),
+                                   backend.draw_seed(seed), cdt)
     if tau_is_number:
         s = z / tau
     else:

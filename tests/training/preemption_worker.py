@@ -11,7 +11,7 @@ Data of unknown length: on TensorFlow a `tf.data` pipeline with `filter`
 (6 batches per epoch, 4 epochs); on JAX and torch a Python generator (one
 epoch of 16 batches; Keras reads a generator once, so it is one epoch).
 
-    python -m tests.preemption_worker BACKUP_DIR LOG [--kill-at N]
+    python -m tests.training.preemption_worker BACKUP_DIR LOG [--kill-at N]
 """
 
 import argparse

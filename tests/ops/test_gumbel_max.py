@@ -6,7 +6,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_gumbel import ops
-from stats_utils import assert_chi_square
+from tests.stats_utils import assert_chi_square
+
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
 
 def test_frequencies_match_softmax_and_zero_probs_never_drawn():

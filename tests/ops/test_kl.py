@@ -7,6 +7,8 @@ import tensorflow_probability as tfp
 
 from keras_gumbel import ops
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 tfd = tfp.distributions
 
 

@@ -18,14 +18,15 @@ import sys
 import keras
 import numpy as np
 
-from tests.preemption_worker import KILLED, SAVE_FREQ, SCHEDULE
+from tests.training.preemption_worker import KILLED, SAVE_FREQ, SCHEDULE
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 KILL_AT = 10  # the 11th batch; the last backup was after batch 8 (2 x 4)
 
 
 def run(backup_dir, log, kill_at=None):
-    args = [sys.executable, "-m", "tests.preemption_worker", str(backup_dir),
+    args = [sys.executable, "-m", "tests.training.preemption_worker", str(backup_dir),
             str(log)]
     if kill_at is not None:
         args += ["--kill-at", str(kill_at)]

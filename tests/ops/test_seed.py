@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from keras_gumbel import ops
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 LOGITS = tf.zeros([8, 16])
 
 

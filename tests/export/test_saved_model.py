@@ -22,6 +22,8 @@ import tensorflow as tf
 
 import keras_gumbel as kg
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 K = 5
 FEATURES = 6
 TRAIN_BATCH = 8

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import keras_gumbel as kg
-from tests.backend_utils import BACKEND, requires_tf, to_numpy
+from tests.backend_utils import BACKEND, to_numpy
 from keras_gumbel.callbacks import TemperatureScheduler, find_gumbel_layers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 # Behaviour test: a model whose loss is the mean, over a batch of rows of
 # uniform logits, of max_i y_i for relaxed samples y = softmax(g / tau). That
@@ -124,7 +125,7 @@ def test_global_step_known_steps_and_resume():
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")
 @pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_unknown_length_dataset_continues_across_fit_calls():
     import tensorflow as tf
 
@@ -345,7 +346,7 @@ MIRRORED = textwrap.dedent("""
     import keras
     sys.path.insert(0, ROOT)
     import keras_gumbel as kg
-    from tests.test_callbacks import BATCH, K, TAUS, max_probability_loss
+    from tests.training.test_callbacks import BATCH, K, TAUS, max_probability_loss
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
@@ -367,7 +368,7 @@ MIRRORED = textwrap.dedent("""
 
 
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable")
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_mirrored_strategy_two_replicas():
     # Logical devices must be configured before TF initialises its devices,
     # hence a fresh process. jit_compile=True is not tested here: under

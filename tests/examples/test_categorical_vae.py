@@ -21,7 +21,10 @@ from examples import categorical_vae
 from examples import common
 from keras_gumbel import datasets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

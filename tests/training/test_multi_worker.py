@@ -22,7 +22,8 @@ import pytest
 
 from tests.backend_utils import BACKEND
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 TIMEOUT = 150  # seconds for the whole run; the workers wait 60 s for peers
 
 

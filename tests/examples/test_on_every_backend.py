@@ -14,7 +14,8 @@ import sys
 import keras
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() == "tensorflow",

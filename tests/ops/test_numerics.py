@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from keras_gumbel import ops
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 ROWS = 1_000_000
 ROW = [1e4, -1e4, 0.0, 1e4 - 1.0, -np.inf, 3.0]
 

@@ -21,10 +21,11 @@ from keras import ops
 from keras_gumbel import callbacks, schedules, testing
 from keras_gumbel.layers import GumbelVectorQuantizer
 from keras_gumbel.layers.vector_quantizer import PERPLEXITY_EPSILON
-from backend_utils import requires_tf, to_numpy, value_and_grad
-from stats_utils import DELTA, assert_chi_square
+from tests.backend_utils import to_numpy, value_and_grad
+from tests.stats_utils import DELTA, assert_chi_square
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 B, T, D, G, V, C = 3, 11, 16, 2, 8, 12  # batch, time, features, groups...
 
@@ -496,7 +497,7 @@ def test_learned_temperature_is_refused_by_the_scheduler():
                   callbacks=[callbacks.TemperatureScheduler(lambda s: 1.0)])
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_saved_model_export_serves_inference_without_keras_gumbel(tmp_path):
     layer = _layer()
     model = keras.Sequential([keras.Input((None, D)), layer])

@@ -16,6 +16,8 @@ import tensorflow as tf
 from keras_gumbel import testing
 from keras_gumbel.layers import RelaxedBernoulli
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 
 def _logits(shape=(4, 6), seed=0, scale=2.0):
     return (scale * np.random.default_rng(seed).normal(size=shape)).astype(

@@ -56,8 +56,8 @@ import pytest
 from scipy import special
 
 import keras_gumbel as kg
-import stats_utils
-from backend_utils import BACKEND, requires_tf, to_numpy
+from tests import stats_utils
+from tests.backend_utils import BACKEND, to_numpy
 
 K = 5
 N = 20000
@@ -330,7 +330,7 @@ def exported(tmp_path_factory):
             process.communicate()
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_runs_without_keras_gumbel(exported, fmt):
     info, out = exported["result"](fmt)
@@ -340,7 +340,7 @@ def test_runs_without_keras_gumbel(exported, fmt):
         "det", "rep", "again", "det_again", "new_det", "new_rep"}
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_deterministic_modes_equal_keras(exported, fmt):
     _, out = exported["result"](fmt)
@@ -352,7 +352,7 @@ def test_deterministic_modes_equal_keras(exported, fmt):
                                    atol=1e-5, err_msg=key)
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_sample_mode_valid_fresh_and_replayed(exported, fmt):
     _, out = exported["result"](fmt)
@@ -376,7 +376,7 @@ def test_sample_mode_valid_fresh_and_replayed(exported, fmt):
         assert replayed == (fmt != "litert"), key
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_onnx_samples_with_the_runtime_random_op(exported):
     exported["result"]("onnx")
     onnx = pytest.importorskip("onnx")
@@ -390,7 +390,7 @@ def test_onnx_samples_with_the_runtime_random_op(exported):
     assert len(set(seeds)) == len(seeds)  # No two layers share a stream.
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_runtime_ops_only_while_exporting():
     import tensorflow as tf
 

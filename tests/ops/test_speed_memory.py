@@ -10,6 +10,8 @@ from keras_gumbel.backend.tensorflow import uniform as uniform_noise
 from keras_gumbel.ops.gumbel import gumbel_noise
 from keras_gumbel.ops.straight_through import one_hot_argmax
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 SHAPE = (6, 7)  # Distinctive, so full-size tensors are easy to pick out.
 
 

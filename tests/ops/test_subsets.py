@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from backend_utils import BACKEND, jit, requires_tf, to_numpy, value_and_grad
+from tests.backend_utils import BACKEND, jit, to_numpy, value_and_grad
 from keras_gumbel.ops import (gumbel_max, gumbel_softmax, gumbel_top_k,
                               relaxed_top_k, sample_gumbel)
-from stats_utils import assert_chi_square
+from tests.stats_utils import assert_chi_square
 
 
 def _float64_or_skip(dtype):
@@ -310,7 +310,7 @@ def test_compiled():
     np.testing.assert_allclose(relaxed.sum(0), 4.0, rtol=1e-6)
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_unknown_dimensions_in_tf_graphs():
     import tensorflow as tf
 

@@ -9,8 +9,10 @@ import tensorflow_probability as tfp
 from scipy import special, stats
 
 from keras_gumbel import ops
-from stats_utils import (assert_chi_square, assert_ks_1samp, assert_ks_2samp,
+from tests.stats_utils import (assert_chi_square, assert_ks_1samp, assert_ks_2samp,
                          hoeffding)
+
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
 tfd = tfp.distributions
 

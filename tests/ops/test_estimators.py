@@ -25,6 +25,8 @@ from scipy import stats
 from keras_gumbel.ops import estimators, gumbel_softmax
 from keras_gumbel.ops._seed import stateless_seed
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 PROBS = np.array([0.1, 0.2, 0.3, 0.4])
 LOGITS = np.log(PROBS)
 CLASSES = PROBS.size

@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from keras_gumbel import ops
 
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_forward_one_hot_backward_identity(dtype):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import keras_gumbel as kg
-from backend_utils import requires_tf, to_numpy
+from tests.backend_utils import to_numpy
 from keras_gumbel import testing
 from keras_gumbel.layers import ConcreteSelect, GumbelTopK
 
@@ -201,7 +201,7 @@ LOADER = textwrap.dedent("""
 """)
 
 
-@requires_tf
+@pytest.mark.backends("tensorflow")
 def test_saved_model_serves_the_deterministic_modes(tmp_path):
     d = 7
     inputs = keras.Input((d,), name="features")

@@ -19,9 +19,10 @@ import keras_gumbel as kg
 from keras_gumbel import testing
 from tests import stats_utils
 from tests.backend_utils import BACKEND, to_numpy
-from tests.test_callbacks import expected_max_probability
+from tests.training.test_callbacks import expected_max_probability
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 LOGITS = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
 
 LAYERS = [

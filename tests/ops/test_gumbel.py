@@ -7,7 +7,9 @@ import tensorflow_probability as tfp
 from scipy import stats
 
 from keras_gumbel import ops
-from stats_utils import assert_ks_1samp, assert_ks_2samp
+from tests.stats_utils import assert_ks_1samp, assert_ks_2samp
+
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
 tfd = tfp.distributions
 

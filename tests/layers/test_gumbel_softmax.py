@@ -23,7 +23,10 @@ from keras_gumbel import testing
 from keras_gumbel.backend import tensorflow as tf_backend
 from keras_gumbel.layers import GumbelSoftmax
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def _logits(shape=(4, 5), seed=0, scale=2.0):
