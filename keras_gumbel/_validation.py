@@ -100,21 +100,50 @@ def check_choice(value, name, choices):
     raise ValueError(invalid(name, f"one of {tuple(choices)}", value))
 
 
+def _expected_float(name, received):
+    return (f"Invalid dtype for argument `{name}`. Expected a floating-point "
+            f"tensor (float16, bfloat16, float32 or float64). "
+            f"Received: {name}.dtype={received}")
+
+
+def _host_dtype_kind(x):
+    """The NumPy dtype kind of Python/NumPy input, or None for a tensor.
+
+    Strings, bytes, objects and None are refused before any backend sees
+    them (JAX and torch would raise their own, unrelated errors).
+    """
+    if x is None or isinstance(x, (str, bytes)):
+        return "O"
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype.kind
+    if isinstance(x, (list, tuple)):
+        try:
+            return np.asarray(x).dtype.kind
+        except ValueError:  # Ragged nesting.
+            return "O"
+    return None
+
+
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point.
 
     Python floats become float32; NumPy arrays keep their dtype (float64
-    needs `jax_enable_x64` on JAX, as everywhere in JAX).
+    needs `jax_enable_x64` on JAX, as everywhere in JAX). Anything else
+    (ints, bools, strings, None, complex numbers) raises `TypeError` naming
+    the argument, on every backend.
     """
     from keras import ops
 
-    x = ops.convert_to_tensor(x)
+    kind = _host_dtype_kind(x)
+    if kind is not None and kind not in "biuf":
+        shown = type(x).__name__ if kind == "O" else np.asarray(x).dtype
+        raise TypeError(_expected_float(name, shown))
+    try:
+        x = ops.convert_to_tensor(x)
+    except (TypeError, ValueError) as error:
+        raise TypeError(_expected_float(name, type(x).__name__)) from error
     if dtype_of(x) not in FLOAT_DTYPES:
-        raise TypeError(
-            f"Invalid dtype for argument `{name}`. Expected a floating-point "
-            f"tensor (float16, bfloat16, float32 or float64). "
-            f"Received: {name}.dtype={dtype_of(x)}"
-        )
+        raise TypeError(_expected_float(name, dtype_of(x)))
     return x
 
 
@@ -147,6 +176,80 @@ def normalize_axis(axis, rank, name="axis"):
                     f"rank {rank}", axis)
         )
     return axis % rank
+
+
+def check_categories(logits, axis, name="logits"):
+    """Raises `ValueError` if `axis` of `logits` is statically empty.
+
+    A distribution over zero categories has nothing to draw; the backends
+    would return an empty tensor, or fail in their own `argmax`.
+    """
+    size = logits.shape[axis]
+    if size is not None and size == 0:
+        raise ValueError(invalid(
+            name, f"at least one category along axis {axis}",
+            f"<tensor of shape {tuple(logits.shape)}>"))
+
+
+def convert_categorical(logits, axis, name="logits"):
+    """`convert_logits`, `normalize_axis` and `check_categories` in one.
+
+    Returns:
+      `(logits, axis)`: the float tensor and the non-negative axis.
+    """
+    logits = convert_logits(logits, name)
+    axis = normalize_axis(axis, known_rank(logits, name))
+    check_categories(logits, axis, name)
+    return logits, axis
+
+
+def check_shape(shape, name="shape"):
+    """Checks a sample shape: a sequence of ints >= 0 or a 1-D int tensor.
+
+    Returns:
+      A tuple of Python ints, or the integer tensor itself when its values
+      are only known when a TF graph runs.
+    """
+    expected = "a list or tuple of ints >= 0, or a 1-D integer tensor"
+    if isinstance(shape, (list, tuple)):
+        for dim in shape:
+            if _is_bool(dim) or not isinstance(dim, numbers.Integral):
+                raise TypeError(invalid(name, expected, shape))
+            if dim < 0:
+                raise ValueError(invalid(name, expected, shape))
+        return tuple(int(d) for d in shape)
+    if (not hasattr(shape, "dtype") and hasattr(shape, "__iter__")
+            and not isinstance(shape, (str, bytes, dict))):
+        return check_shape(list(shape), name)  # e.g. a `tf.TensorShape`
+    if not hasattr(shape, "dtype") or isinstance(shape, np.generic):
+        raise TypeError(invalid(name, expected, shape))
+    if "int" not in str(dtype_of(shape)) or len(shape.shape) != 1:
+        raise TypeError(invalid(
+            name, expected, f"<{dtype_of(shape)} tensor of shape "
+            f"{tuple(shape.shape)}>"))
+    static = (shape if isinstance(shape, np.ndarray)
+              else backend.static_value(shape))
+    if static is None:
+        return shape
+    return check_shape([int(d) for d in np.asarray(static)], name)
+
+
+def check_real(value, name):
+    """Checks a location-like argument: a finite number, or a real tensor.
+
+    Python and NumPy numbers must be finite (`ValueError`); strings, None
+    and complex values raise `TypeError`. Tensor values are not checked.
+    """
+    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(
+            value, (str, bytes)):
+        return check_float(value, name)
+    kind = _host_dtype_kind(value)
+    if kind is None:
+        kind = "f" if dtype_of(value) in FLOAT_DTYPES or "int" in str(
+            dtype_of(value)) else "O"
+    if kind not in "iuf":
+        raise TypeError(invalid(name, "a real number or tensor", value))
+    return value
 
 
 def check_positive_finite(value, name):

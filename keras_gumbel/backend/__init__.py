@@ -14,6 +14,7 @@ once at import from `keras.backend.backend()` (as Keras chooses its own):
   returns `(output, grad)` and `grad(upstream)` returns one gradient per
   input (a tuple when there are several);
 - static information: ranks, constant values, dynamic shapes;
+- `row_max`, a kept `max` along an axis that allows empty batches;
 - the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`).
 
 On JAX and PyTorch nothing here imports TensorFlow.
@@ -42,6 +43,7 @@ gumbel_noise = _impl.gumbel_noise
 is_variable = _impl.is_variable
 lgamma = _impl.lgamma
 one_hot_argmax = _impl.one_hot_argmax
+row_max = _impl.row_max
 shape_of = _impl.shape_of
 static_rank = _impl.static_rank
 static_value = _impl.static_value

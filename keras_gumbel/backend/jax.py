@@ -19,7 +19,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           sum_to_shape, xlogy)
 
 __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
-           "is_variable", "lgamma", "one_hot_argmax", "shape_of",
+           "is_variable", "lgamma", "one_hot_argmax", "row_max", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
 
@@ -69,6 +69,11 @@ def uniform(shape, seed, dtype):
 
 def gumbel_noise(shape, seed, dtype):
     return gumbel_noise_from_uniform(uniform(shape, seed, dtype))
+
+
+def row_max(x, axis):
+    """`max` along `axis`, kept (NaN where a NaN is)."""
+    return jnp.max(x, axis=axis, keepdims=True)
 
 
 def lgamma(x):

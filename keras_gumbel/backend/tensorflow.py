@@ -155,6 +155,14 @@ def check_positive_at_run_time(tau, name):
         return tf.identity(tau)
 
 
+def row_max(x, axis):
+    """`max` along `axis`, kept (NaN where a NaN is; empty batches allowed).
+
+    `keras.ops.max` adds a graph assertion that the tensor is not empty.
+    """
+    return tf.reduce_max(x, axis=axis, keepdims=True)
+
+
 def lgamma(x):
     """`log |Gamma(x)|` (keras.ops has none)."""
     return tf.math.lgamma(x)

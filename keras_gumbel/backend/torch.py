@@ -22,7 +22,7 @@ from keras_gumbel.backend._common import (MASK64, SEED_EXPECTED,
                                           sum_to_shape, xlogy)
 
 __all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
-           "is_variable", "lgamma", "one_hot_argmax", "shape_of",
+           "is_variable", "lgamma", "one_hot_argmax", "row_max", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
 def _key(seed):
@@ -93,6 +93,14 @@ class _CustomGradient(torch.autograd.Function):
         if not isinstance(grads, tuple):
             grads = (grads,)
         return (None,) + grads
+
+
+def row_max(x, axis):
+    """`max` along `axis`, kept (NaN where a NaN is; empty batches allowed).
+
+    `keras.ops.max` refuses empty tensors.
+    """
+    return torch.amax(x, dim=axis, keepdim=True)
 
 
 def lgamma(x):

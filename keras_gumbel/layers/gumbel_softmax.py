@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel import _dtypes, _validation
 from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel.ops._nonfinite import Slices, one_hot_argmax
 from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
 
 
@@ -27,8 +28,13 @@ class GumbelSoftmax(GumbelLayer):
     `inference_mode`:
 
     - `"sample"`: the same sampling as in training (fresh noise every call).
-    - `"argmax"`: `one_hot(argmax(logits))`, deterministic.
+    - `"argmax"`: `one_hot(argmax(logits))`, deterministic (ties go to the
+      first maximum).
     - `"softmax"`: `softmax(logits / temperature)`, deterministic.
+
+    Non-finite logits are treated as in `keras_gumbel.ops.gumbel_softmax`
+    in every mode: a slice with a NaN logit comes out as NaN, `+inf` logits
+    take the whole mass; in "softmax" mode a slice of only `-inf` is NaN.
 
     The temperature is a scalar float32 variable read on every call, never a
     Python float, so a callback can anneal it inside compiled `fit`
@@ -109,15 +115,15 @@ class GumbelSoftmax(GumbelLayer):
             estimator_samples=self.estimator_samples)
 
     def _infer(self, inputs):
-        logits = _validation.convert_logits(inputs)
-        axis = _validation.normalize_axis(self.axis,
-                                      _validation.known_rank(logits, "logits"))
+        logits, axis = _validation.convert_categorical(inputs, self.axis)
         dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "argmax":
-            return backend.one_hot_argmax(logits, axis, dtype)
+            return one_hot_argmax(logits, axis, dtype)
         cdt = _dtypes.compute_dtype(dtype)
-        scaled = ops.cast(logits, cdt) / ops.cast(self.temperature, cdt)
-        return ops.cast(ops.softmax(scaled, axis=axis), dtype)
+        slices = Slices(ops.cast(logits, cdt), axis)
+        scaled = slices.categorical_logits() / ops.cast(self.temperature, cdt)
+        return ops.cast(slices.mark_undefined(ops.softmax(scaled, axis=axis)),
+                        dtype)
 
     def get_config(self):
         config = super().get_config()

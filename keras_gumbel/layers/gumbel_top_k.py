@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_gumbel import _dtypes, _validation
 from keras_gumbel.layers._base import GumbelLayer
+from keras_gumbel.ops._nonfinite import Slices
 from keras_gumbel.ops._top_k import top_k_mask
 from keras_gumbel.ops.subsets import relaxed_top_k
 
@@ -26,7 +27,9 @@ class GumbelTopK(GumbelLayer):
     training the output depends on `inference_mode`:
 
     - `"sample"`: the same sampling as in training (fresh noise every call).
-    - `"top_k"`: `k_hot(top_k(logits))`, deterministic.
+    - `"top_k"`: `k_hot(top_k(logits))`, deterministic (ties go to the
+      lower index, `-inf` items are never taken, a slice with a NaN logit
+      comes out as NaN).
 
     Temperature, randomness and serialization work as in `GumbelSoftmax`:
     a float32 temperature variable annealed by `TemperatureScheduler`
@@ -90,11 +93,12 @@ class GumbelTopK(GumbelLayer):
                              seed=self.seed_generator)
 
     def _infer(self, inputs):
-        logits = _validation.convert_logits(inputs)
-        axis = _validation.normalize_axis(self.axis,
-                                      _validation.known_rank(logits, "logits"))
+        logits, axis = _validation.convert_categorical(inputs, self.axis)
         x = ops.cast(logits, _dtypes.compute_dtype(logits.dtype))
-        return ops.cast(top_k_mask(x, self.k, axis), logits.dtype)
+        mask = ops.cast(top_k_mask(x, self.k, axis), x.dtype)
+        return ops.cast(Slices(x, axis).mark_undefined(mask,
+                                                       all_minus_inf=False),
+                        logits.dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -28,7 +28,7 @@ class RelaxedBernoulli(GumbelLayer):
     output depends on `inference_mode`:
 
     - `"sample"`: the same sampling as in training (fresh noise every call).
-    - `"round"`: `logits > 0` as 0/1 floats, deterministic.
+    - `"round"`: `logits > 0` as 0/1 floats, deterministic (NaN for NaN).
     - `"sigmoid"`: `sigmoid(logits / temperature)`, deterministic.
 
     Temperature, randomness and serialization work as in `GumbelSoftmax`:
@@ -79,7 +79,9 @@ class RelaxedBernoulli(GumbelLayer):
         logits = _validation.convert_float_tensor(inputs, "logits")
         dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "round":
-            return ops.cast(logits > 0, dtype)
+            # NaN stays NaN (`nan > 0` is False: never a confident 0).
+            return ops.where(ops.isnan(logits), logits,
+                             ops.cast(logits > 0, dtype))
         cdt = _dtypes.compute_dtype(dtype)
         scaled = ops.cast(logits, cdt) / ops.cast(self.temperature, cdt)
         return ops.cast(ops.sigmoid(scaled), dtype)

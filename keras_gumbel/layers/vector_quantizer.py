@@ -3,10 +3,11 @@
 import keras
 from keras import ops
 
-from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel import _dtypes, _validation
 from keras_gumbel._messages import invalid
 from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.layers._shapes import reshape_tail
+from keras_gumbel.ops._nonfinite import one_hot_argmax
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
 
 __all__ = ["GumbelVectorQuantizer"]
@@ -184,7 +185,8 @@ class GumbelVectorQuantizer(GumbelLayer):
                 perplexity = self._perplexity(
                     ops.softmax(logits, axis=-1), mask)
         else:
-            onehot = backend.one_hot_argmax(logits, axis, ldt)
+            # NaN inputs give NaN, not a confident codevector.
+            onehot = one_hot_argmax(logits, axis, ldt)
             if self.return_perplexity:
                 perplexity = self._perplexity(onehot, mask)
         codebook = ops.reshape(ops.cast(self.codevectors, self.compute_dtype),

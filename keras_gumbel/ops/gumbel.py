@@ -1,7 +1,6 @@
 """The Gumbel distribution: sampling, log-density and CDF."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_gumbel import backend
@@ -18,8 +17,11 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
     ```
 
     Args:
-      shape: the sample shape, a list of ints or a 1-D int tensor.
-      loc: location, broadcastable to `shape`.
+      shape: the sample shape, a list or tuple of ints >= 0 or a 1-D int
+        tensor (`TypeError` for anything else, `ValueError` for a negative
+        size).
+      loc: location, broadcastable to `shape`; a Python number must be
+        finite.
       scale: scale, positive, broadcastable to `shape`.
       dtype: a float dtype; float16 and bfloat16 are drawn in float32.
       seed: see `keras_gumbel.ops` (None, int, shape-[2] tensor,
@@ -40,10 +42,10 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
             f"Invalid value received for argument `dtype`. Expected a "
             f"floating-point dtype. Received: dtype={dtype}")
     _validation.check_positive_finite(scale, "scale")
+    _validation.check_real(loc, "loc")
+    # A tuple of ints; on TF also a 1-D int tensor known when the graph runs.
+    shape = _validation.check_shape(shape)
     cdt = _dtypes.compute_dtype(dtype)
-    if backend.NAME != "tensorflow":  # TF also takes a dynamic shape.
-        shape = tuple(int(d) for d in np.reshape(ops.convert_to_numpy(shape),
-                                                 [-1]))
     g = backend.gumbel_noise(shape, backend.draw_seed(seed), cdt)
     loc = _dtypes.to_dtype(loc, cdt)
     scale = _dtypes.to_dtype(scale, cdt)

@@ -5,6 +5,7 @@ from keras import ops
 from keras_gumbel import backend
 from keras_gumbel import _dtypes, _validation
 from keras_gumbel.ops import _estimators
+from keras_gumbel.ops._nonfinite import Slices
 from keras_gumbel.ops._gradients import softmax_vjp, temperature_vjp
 
 __all__ = ["ESTIMATORS", "gumbel_softmax", "gumbel_softmax_log_prob"]
@@ -36,8 +37,18 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
     1e-3 give no NaN or inf. The backward pass keeps only the relaxed sample
     (the K relaxed samples for `"gumbel_rao"`).
 
+    Non-finite logits, the same on every backend (see also
+    `keras_gumbel.ops`): `-inf` entries are never drawn; a `+inf` entry is
+    drawn with probability 1, and several `+inf` entries in one slice are
+    drawn uniformly among themselves (the sample is the Gumbel-Softmax over
+    them with equal logits; the gradient to that slice is 0); a slice with a
+    NaN logit, or with only `-inf` logits, has no distribution and comes
+    out as NaN (hard samples included: never a confident one-hot). Finite
+    logits pay one row-wise `max` for these checks.
+
     Args:
-      logits: float tensor of rank >= 1; `-inf` entries are never drawn.
+      logits: float tensor of rank >= 1 with at least one category along
+        `axis`.
       temperature: positive float, tensor or variable; a tensor broadcasts to
         the logits' shape with `axis` removed (e.g. `[B]` for `[B, K]`).
       hard: whether to return an exact one-hot sample.
@@ -60,23 +71,22 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
       Jang, Gu, Poole. Categorical Reparameterization with Gumbel-Softmax.
       ICLR 2017. Maddison, Mnih, Teh. The Concrete Distribution. ICLR 2017.
     """
-    logits = _validation.convert_logits(logits)
-    rank = _validation.known_rank(logits, "logits")
-    axis = _validation.normalize_axis(axis, rank)
+    logits, axis = _validation.convert_categorical(logits, axis)
     hard = _validation.check_bool(hard, "hard")
     _validation.check_estimator(estimator, estimator_samples, ESTIMATORS, hard)
     cdt = _dtypes.compute_dtype(logits.dtype)
     tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), axis)
     seed = backend.draw_seed(seed)
-    x = ops.cast(logits, cdt)
+    slices = Slices(ops.cast(logits, cdt), axis)
+    x = slices.categorical_logits()
     g = backend.gumbel_noise(backend.shape_of(x), seed, cdt)
     if hard and estimator != "straight_through":
         y = _estimators.hard_sample(x, g, tau, tau_is_number, axis, seed,
                                    estimator, estimator_samples)
     else:
         y = _softmax_sample(x, g, tau, tau_is_number, axis, hard)
-    return ops.cast(y, logits.dtype)
+    return ops.cast(slices.mark_undefined(y), logits.dtype)
 
 
 def _softmax_sample(x, g, tau, tau_is_number, axis, hard):

@@ -1,5 +1,6 @@
 """The binary Concrete (relaxed Bernoulli) distribution."""
 
+import numpy as np
 from keras import ops
 
 from keras_gumbel import backend
@@ -20,8 +21,12 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     `round(y)`, except where `y` rounds to exactly 0.5 at a very large
     temperature), and the gradient is that of `y` (straight-through).
 
+    Non-finite logits, element-wise and the same on every backend: `+inf`
+    gives 1, `-inf` gives 0 (relaxed and hard), NaN gives NaN (hard
+    samples included: never a confident 0 or 1).
+
     Args:
-      logits: float tensor (any rank), log-odds of 1.
+      logits: float tensor (any rank, empty allowed), log-odds of 1.
       temperature: positive float, tensor broadcastable to `logits`, or
         variable.
       hard: whether to return exact 0/1 samples.
@@ -57,7 +62,10 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
         s = ops.where(finite, ops.where(finite, z, 0.0) / tau, z)
     y = ops.sigmoid(s)
     if hard:
-        y = replace_forward(y, ops.cast(z > 0, cdt))
+        # `z > 0` is False for NaN: keep NaN where the logit is NaN.
+        bit = ops.where(ops.isnan(z), ops.full_like(z, np.nan),
+                        ops.cast(z > 0, cdt))
+        y = replace_forward(y, bit)
     return ops.cast(y, logits.dtype)
 
 

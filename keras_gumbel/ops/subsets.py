@@ -5,15 +5,23 @@ from keras import ops
 
 from keras_gumbel import _dtypes, _validation, backend
 from keras_gumbel.ops._gradients import replace_forward
+from keras_gumbel.ops._nonfinite import Slices
 from keras_gumbel.ops._top_k import top_k_mask
 
 __all__ = ["gumbel_top_k", "relaxed_top_k"]
 
 
+#: What a `+inf` logit becomes in the subset samplers, above the largest
+#: finite logit of its slice: more than the spread of the Gumbel noise
+#: (below 21 in float32, 43 in float64), so no draw orders a finite item
+#: before a `+inf` one. Scaled by `max(temperature, 1)` for the relaxed
+#: sample, where it leaves the other items `exp(-85)` of the mass.
+INF_GAP = 128.0
+
+
 def _prepare(logits, k, axis):
     """Checks the common arguments; returns `(logits, axis, k)`."""
-    logits = _validation.convert_logits(logits)
-    axis = _validation.normalize_axis(axis, _validation.known_rank(logits, "logits"))
+    logits, axis = _validation.convert_categorical(logits, axis)
     k = _validation.check_int(k, "k", minimum=1, maximum=logits.shape[axis])
     return logits, axis, k
 
@@ -29,8 +37,12 @@ def gumbel_top_k(logits, k, axis=-1, seed=None):
     proportional to `softmax(logits)` among the items left (the
     Plackett-Luce law; Kool et al. 2019). `-inf` logits (probability zero)
     are never drawn: a slice with only `c < k` finite logits gets those `c`
-    items. The noise is the noise `gumbel_softmax` draws for the same seed
-    and shape.
+    items (none for a slice of only `-inf`). `+inf` logits are drawn first,
+    in a uniformly random order (the limit of growing logits), then the
+    remaining places are filled from the finite logits as usual. A slice
+    with a NaN logit has no distribution: its output is NaN, on every
+    backend. The noise is the noise `gumbel_softmax` draws for the same
+    seed and shape.
 
     Args:
       logits: float tensor of rank >= 1, unnormalized log-probabilities.
@@ -58,9 +70,12 @@ def gumbel_top_k(logits, k, axis=-1, seed=None):
     """
     logits, axis, k = _prepare(logits, k, axis)
     cdt = _dtypes.compute_dtype(logits.dtype)
-    x = ops.cast(logits, cdt)
+    slices = Slices(ops.cast(logits, cdt), axis)
+    x = slices.subset_logits(INF_GAP)
     z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
-    return ops.stop_gradient(ops.cast(top_k_mask(z, k, axis), logits.dtype))
+    sample = slices.mark_undefined(ops.cast(top_k_mask(z, k, axis), cdt),
+                                   all_minus_inf=False)
+    return ops.stop_gradient(ops.cast(sample, logits.dtype))
 
 
 def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
@@ -86,7 +101,12 @@ def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
     the largest, whose `1 - a` is the sum of the others, a `logsumexp`), so
     temperatures down to 1e-3, logits up to +-1e4 and `-inf` logits give no
     NaN or inf, in the value or the gradient. `-inf` logits get exactly 0;
-    a slice with only `c < k` finite logits sums to `c`. Computation is in
+    a slice with only `c < k` finite logits sums to `c`. `+inf` logits are
+    taken first, as in `gumbel_top_k`: each becomes the slice's largest
+    finite logit plus `128 * max(temperature, 1)`, which leaves the finite
+    items about `exp(-85)` of each of the first steps' mass (and no
+    gradient to the `+inf` entries). A slice with a NaN logit comes out as
+    NaN, on every backend. Computation is in
     float32 (float64 for float64 logits). Cost: about `k` softmax passes
     forward and backward (automatic differentiation through the loop).
 
@@ -123,7 +143,10 @@ def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
     cdt = _dtypes.compute_dtype(logits.dtype)
     tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), axis)
-    x = ops.cast(logits, cdt)
+    slices = Slices(ops.cast(logits, cdt), axis)
+    gap = (INF_GAP * max(tau, 1.0) if tau_is_number
+           else INF_GAP * ops.maximum(ops.stop_gradient(tau), 1.0))
+    x = slices.subset_logits(gap)
     z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
     valid = z > -np.inf
     # Finite everywhere: `-inf` entries are masked by `valid` below, and a
@@ -134,7 +157,8 @@ def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
                        else tau, axis)
     if hard:
         y = replace_forward(y, ops.cast(top_k_mask(z, k, axis), cdt))
-    return ops.cast(y, logits.dtype)
+    return ops.cast(slices.mark_undefined(y, all_minus_inf=False),
+                    logits.dtype)
 
 
 def _relaxed_k_hot(r, valid, k, tau, axis):

@@ -6,9 +6,8 @@ import pytest
 import tensorflow as tf
 
 from keras_gumbel.ops import gumbel_softmax
-from keras_gumbel.backend.tensorflow import uniform as uniform_noise
-from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import one_hot_argmax
+from keras_gumbel.backend.tensorflow import (gumbel_noise, one_hot_argmax,
+                                             uniform as uniform_noise)
 
 pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
