@@ -15,7 +15,9 @@ once at import from `keras.backend.backend()` (as Keras chooses its own):
   input (a tuple when there are several);
 - static information: ranks, constant values, dynamic shapes;
 - `row_max`, a kept `max` along an axis that allows empty batches;
-- the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`).
+- the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`);
+- `compile_loops`: functions made of `keras.ops` loops, compiled once per
+  shape where an eager call would run the loops op by op.
 
 On JAX and PyTorch nothing here imports TensorFlow.
 """
@@ -36,6 +38,7 @@ else:
         f"'torch'. Received: KERAS_BACKEND={NAME!r}")
 
 check_positive_at_run_time = _impl.check_positive_at_run_time
+compile_loops = _impl.compile_loops
 custom_gradient = _impl.custom_gradient
 draw_seed = _impl.draw_seed
 fold_in = _impl.fold_in

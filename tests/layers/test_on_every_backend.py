@@ -74,10 +74,10 @@ def test_learned_temperature_trains():
     model = keras.Sequential([keras.Input((5,)), layer])
     model.compile(keras.optimizers.SGD(0.5),
                   lambda y, p: -keras.ops.max(p, axis=-1))
-    before = float(to_numpy(layer.current_temperature()))
+    before = float(to_numpy(layer.temperature))
     model.fit(np.tile(LOGITS, (8, 1)), np.zeros((64,)), batch_size=64,
               epochs=3, verbose=0)
-    after = float(to_numpy(layer.current_temperature()))
+    after = float(to_numpy(layer.temperature))
     # A sharper sample has a larger max: the loss pulls tau down.
     assert after < before and after > layer.min_learned_temperature
 

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from keras_gumbel.ops import gumbel_softmax
-from keras_gumbel.backend.tensorflow import (gumbel_noise, one_hot_argmax,
-                                             uniform as uniform_noise)
+from keras_gumbel.backend.tensorflow import uniform as uniform_noise
+from keras_gumbel.backend import gumbel_noise, one_hot_argmax
 
 pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
