@@ -178,17 +178,18 @@ def normalize_axis(axis, rank, name="axis"):
     return axis % rank
 
 
-def check_categories(logits, axis, name="logits"):
-    """Raises `ValueError` if `axis` of `logits` is statically empty.
+def check_categories(shape, axis, name="logits"):
+    """Raises `ValueError` if dimension `axis` of `shape` is 0.
 
     A distribution over zero categories has nothing to draw; the backends
-    would return an empty tensor, or fail in their own `argmax`.
+    would return an empty tensor, or fail in their own `argmax`. Unknown
+    (None) dimensions are not checked.
     """
-    size = logits.shape[axis]
-    if size is not None and size == 0:
+    shape = tuple(shape)
+    if shape[axis] is not None and shape[axis] == 0:
         raise ValueError(invalid(
             name, f"at least one category along axis {axis}",
-            f"<tensor of shape {tuple(logits.shape)}>"))
+            f"<tensor of shape {shape}>"))
 
 
 def convert_categorical(logits, axis, name="logits"):
@@ -199,7 +200,7 @@ def convert_categorical(logits, axis, name="logits"):
     """
     logits = convert_logits(logits, name)
     axis = normalize_axis(axis, known_rank(logits, name))
-    check_categories(logits, axis, name)
+    check_categories(logits.shape, axis, name)
     return logits, axis
 
 

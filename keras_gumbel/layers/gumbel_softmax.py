@@ -104,7 +104,8 @@ class GumbelSoftmax(GumbelLayer):
         self.estimator = estimator
 
     def build(self, input_shape):
-        _validation.normalize_axis(self.axis, len(input_shape))
+        axis = _validation.normalize_axis(self.axis, len(input_shape))
+        _validation.check_categories(input_shape, axis, "inputs")
         super().build(input_shape)
 
     def _sample(self, inputs):

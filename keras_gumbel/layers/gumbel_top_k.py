@@ -84,6 +84,7 @@ class GumbelTopK(GumbelLayer):
 
     def build(self, input_shape):
         axis = _validation.normalize_axis(self.axis, len(input_shape))
+        _validation.check_categories(input_shape, axis, "inputs")
         _validation.check_int(self.k, "k", minimum=1,
                               maximum=input_shape[axis])
         super().build(input_shape)

@@ -6,6 +6,14 @@ The ops take and return the tensors of the active Keras backend
 and XLA; on JAX not possible inside `jit`), a Python int (the same noise on
 every call), a shape-[2] integer tensor, a `keras.random.SeedGenerator`
 (advances on every call) or, on TensorFlow, a `tf.random.Generator`.
+
+Non-finite logits get the same answer on every backend: `-inf` is never
+drawn; `+inf` is drawn with probability 1 (uniformly among the `+inf`
+entries of a slice when there are several; the subset samplers take them
+first); a slice with a NaN logit comes out as NaN (never a confident
+sample), and so does a slice of only `-inf` in the categorical samplers.
+Logits with zero categories raise `ValueError`, non-float logits
+`TypeError`, both naming the argument.
 """
 
 from keras_gumbel.ops.gumbel import gumbel_cdf, gumbel_log_prob, sample_gumbel

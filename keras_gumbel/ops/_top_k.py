@@ -3,6 +3,8 @@
 import numpy as np
 from keras import ops
 
+from keras_gumbel import backend
+
 
 def top_k_mask(z, k, axis):
     """Boolean mask of the `k` largest entries of `z` along `axis`.
@@ -18,7 +20,9 @@ def top_k_mask(z, k, axis):
     # an ONNX Transpose permutation, which ONNX Runtime refuses to load.
     values, _ = ops.top_k(z if last else ops.moveaxis(z, axis, rank - 1),
                           k, sorted=False)
-    kth = ops.min(values, axis=-1, keepdims=True)  # the k-th largest
+    # The k-th largest (`row_max` of the negation: `keras.ops.min` refuses
+    # an empty batch on TF and torch).
+    kth = -backend.row_max(-values, rank - 1)
     if not last:
         kth = ops.moveaxis(kth, rank - 1, axis)
     above = z > kth

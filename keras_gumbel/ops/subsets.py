@@ -179,7 +179,7 @@ def _relaxed_k_hot(r, valid, k, tau, axis):
         s = r if tau is None else r / tau
         s_valid = ops.where(valid, s, minus_inf)
         # The shift of a softmax does not change it: no gradient needed.
-        top = ops.stop_gradient(ops.max(s_valid, axis=axis, keepdims=True))
+        top = ops.stop_gradient(backend.row_max(s_valid, axis))
         is_top = (backend.one_hot_argmax(s_valid, axis, r.dtype) > 0) & valid
         d = ops.where(valid, s - top, zero)  # <= 0, and 0 at the top entry
         e = ops.where(valid, ops.exp(d), zero)
@@ -193,8 +193,7 @@ def _relaxed_k_hot(r, valid, k, tau, axis):
         # finite when `a` rounds to 1 (small temperature, distant logits).
         others = valid & ~is_top
         d_others = ops.where(others, d, minus_inf)
-        second = ops.stop_gradient(ops.max(d_others, axis=axis,
-                                           keepdims=True))
+        second = ops.stop_gradient(backend.row_max(d_others, axis))
         has_others = second > -np.inf
         second = ops.where(has_others, second, ops.zeros_like(second))
         # The inner `where`s keep `exp` finite where its value is unused, so
