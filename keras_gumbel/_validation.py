@@ -124,6 +124,15 @@ def _host_dtype_kind(x):
     return None
 
 
+def check_host_input(x, name):
+    """`TypeError` for Python/NumPy input that is not numeric (strings,
+    None, objects, complex); tensors and numbers pass unchecked."""
+    kind = _host_dtype_kind(x)
+    if kind is not None and kind not in "biuf":
+        shown = type(x).__name__ if kind == "O" else np.asarray(x).dtype
+        raise TypeError(_expected_float(name, shown))
+
+
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point.
 
@@ -134,10 +143,7 @@ def convert_float_tensor(x, name):
     """
     from keras import ops
 
-    kind = _host_dtype_kind(x)
-    if kind is not None and kind not in "biuf":
-        shown = type(x).__name__ if kind == "O" else np.asarray(x).dtype
-        raise TypeError(_expected_float(name, shown))
+    check_host_input(x, name)
     try:
         x = ops.convert_to_tensor(x)
     except (TypeError, ValueError) as error:

@@ -140,6 +140,12 @@ class GumbelLayer(keras.layers.Layer):
                         "one value)", value))
         self._temperature.assign(ops.cast(value, "float32"))
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Before Keras converts NumPy input: JAX and torch would fail on
+        # strings with errors of their own.
+        _validation.check_host_input(inputs, "inputs")
+        return super().__call__(inputs, *args, **kwargs)
+
     def build(self, input_shape):
         self.built = True
 

@@ -15,11 +15,15 @@ The decisions, per slice along the category axis:
   `+inf` items first (in a uniformly random order), then fill the
   remaining places from the finite logits as usual.
 
-Cost: one row-wise `max` of the logits (it is NaN for a NaN slice, `+inf`
-with a `+inf` logit and `-inf` for a slice of only `-inf` on every
-backend). When every slice's maximum is finite, a `cond` skips every fix,
-so finite logits give bit for bit the samples they gave before; the fixes
-run only when some slice needs one.
+Cost: one global `sum` of the logits, finite exactly when every logit is
+(barring an overflow of the sum, which only sends finite logits down the
+slow path). When it is finite, a `cond` skips every fix, so finite logits
+give bit for bit the samples they gave before, for the price of one
+reduction (measured in docs/results.md: a quarter of an element-wise pass
+on TF; a row-wise `max` costs several passes there). Otherwise the slow
+path finds the slices to fix from their row-wise `max` (NaN for a NaN
+slice, `+inf` with a `+inf` logit, `-inf` for a slice of only `-inf`, on
+every backend), so logits masked with `-inf` pay a few more passes.
 """
 
 import numpy as np
@@ -46,8 +50,11 @@ class Slices:
 
     def __init__(self, x, axis):
         self.x, self.axis = x, axis
-        self.top = backend.row_max(x, axis)
-        self.finite = ops.all(ops.isfinite(self.top))
+        self.finite = ops.isfinite(ops.sum(x))
+
+    def _top(self):
+        """The row-wise maximum (computed in the slow path only)."""
+        return backend.row_max(self.x, self.axis)
 
     def categorical_logits(self):
         """The logits to sample from: in a slice with `+inf`, 0 on the
@@ -57,7 +64,7 @@ class Slices:
             frozen = ops.stop_gradient(self.x)
             on_top = ops.where(frozen == np.inf, ops.zeros_like(frozen),
                                ops.full_like(frozen, -np.inf))
-            return ops.where(self.top == np.inf, on_top, self.x)
+            return ops.where(self._top() == np.inf, on_top, self.x)
 
         return _cond(self.finite, lambda: self.x, fix)
 
@@ -92,9 +99,10 @@ class Slices:
         """
 
         def fix():
-            undefined = ops.isnan(self.top)
+            top = self._top()
+            undefined = ops.isnan(top)
             if all_minus_inf:
-                undefined = undefined | (self.top == -np.inf)
+                undefined = undefined | (top == -np.inf)
             if reduced:
                 undefined = ops.squeeze(undefined, self.axis)
             return ops.where(undefined, ops.full_like(y, np.nan), y)

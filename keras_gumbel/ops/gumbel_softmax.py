@@ -44,7 +44,7 @@ def gumbel_softmax(logits, temperature=1.0, hard=False, axis=-1, seed=None,
     them with equal logits; the gradient to that slice is 0); a slice with a
     NaN logit, or with only `-inf` logits, has no distribution and comes
     out as NaN (hard samples included: never a confident one-hot). Finite
-    logits pay one row-wise `max` for these checks.
+    logits pay one global `sum` for these checks.
 
     Args:
       logits: float tensor of rank >= 1 with at least one category along

@@ -82,5 +82,5 @@ def test_zero_categories_raise_naming_the_argument(make, training):
                                    layers.RelaxedBernoulli(seed=1),
                                    layers.GumbelTopK(1, seed=1)])
 def test_string_inputs_raise_type_error(layer):
-    with pytest.raises(TypeError, match="`logits`"):
+    with pytest.raises(TypeError, match="`inputs`"):
         layer(np.array([["a", "b"]]), training=True)
