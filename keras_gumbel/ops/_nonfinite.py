@@ -33,7 +33,9 @@ from keras_gumbel import backend
 
 
 def _cond(pred, true_fn, false_fn):
-    """`ops.cond`, or a Python `if` when `pred` is already known."""
+    """`ops.cond`; a Python `if` when `pred` is known; the fix when None."""
+    if pred is None:
+        return false_fn()
     value = backend.static_value(pred)
     if value is not None:
         return true_fn() if bool(value) else false_fn()
@@ -50,10 +52,22 @@ class Slices:
 
     def __init__(self, x, axis):
         self.x, self.axis = x, axis
-        self.finite = ops.isfinite(ops.sum(x))
+        self._top_cache = None
+        if backend.NAME == "jax" and backend.static_value(x) is None:
+            # Under `jax.jit`: every fix is an exact no-op on finite slices
+            # and XLA fuses its selects into the surrounding loops, so they
+            # always run (one row-wise max); a `lax.cond` costs copies of
+            # whole tensors instead (measured: 1.3x to 1.4x fwd+bwd).
+            self.finite = None
+        else:
+            self.finite = ops.isfinite(ops.sum(x))
 
     def _top(self):
         """The row-wise maximum (computed in the slow path only)."""
+        if self.finite is None:  # Shared by every fix under `jax.jit`.
+            if self._top_cache is None:
+                self._top_cache = backend.row_max(self.x, self.axis)
+            return self._top_cache
         return backend.row_max(self.x, self.axis)
 
     def categorical_logits(self):
