@@ -7,6 +7,8 @@ from keras_gumbel import _dtypes, _validation, backend
 from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
 
+__all__ = ["GumbelSoftmax"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelSoftmax(GumbelLayer):
