@@ -112,8 +112,8 @@ class GumbelSoftmax(GumbelLayer):
 
     def _infer(self, inputs):
         logits = _validation.convert_logits(inputs)
-        axis = _validation.normalize_axis(self.axis,
-                                      _validation.known_rank(logits, "logits"))
+        axis = _validation.normalize_axis(
+            self.axis, _validation.known_rank(logits, "logits"))
         dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "argmax":
             return backend.one_hot_argmax(logits, axis, dtype)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import keras_gumbel as kg
+from keras_gumbel.layers._base import find_layers
 from tests.backend_utils import to_numpy
 from keras_gumbel import testing
 from keras_gumbel.layers import ConcreteSelect, GumbelTopK
@@ -117,7 +118,7 @@ def test_keras_file_round_trip_and_annealing(tmp_path):
         select(inputs))))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss="mse")
-    assert kg.callbacks.find_gumbel_layers(model) == [select, top]
+    assert find_layers(model) == [select, top]
     schedule = kg.schedules.ExponentialDecay(
         initial=10.0, rate=math.log(1000) / steps, minimum=0.01)
     x = _data((8, d))

@@ -480,7 +480,7 @@ def test_temperature_scheduler_anneals_the_quantizer():
     layer = _layer(temperature=1.0)
     model = keras.Sequential([keras.Input((T, D)), layer])
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    assert callbacks.find_gumbel_layers(model) == [layer]
+    assert find_layers(model) == [layer]
     scheduler = callbacks.TemperatureScheduler(schedule)
     history = model.fit(_inputs((6, T, D)), np.zeros((6, T, C), "float32"),
                         batch_size=2, epochs=1, verbose=0,
