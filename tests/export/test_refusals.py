@@ -142,7 +142,7 @@ def test_route_through_keras_file_exports_sample_mode(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="tensorflow",
                TF_CPP_MIN_LOG_LEVEL="3")
     run = subprocess.run([sys.executable, "-c", ROUTE], cwd=tmp_path,
-                         env=env, timeout=300, capture_output=True,
+                         env=env, timeout=600, capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     first, second = np.load(tmp_path / "samples.npy")
@@ -165,7 +165,7 @@ LOAD_JAX_SAVED_MODEL = textwrap.dedent("""
         tape.watch(x)
         y = served.serve(x)
         loss = tf.reduce_sum(y * y)
-    np.save("grad.npy", tape.gradient(loss, x).numpy())
+    np.save(sys.argv[1] + "_grad.npy", tape.gradient(loss, x).numpy())
 """)
 
 
@@ -192,18 +192,23 @@ def test_jax_saved_model_gradient_warning(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("PYTHONPATH", None)
     warning = "with ops with unsaved custom gradients"
+    processes = {name: subprocess.Popen(
+        [sys.executable, "-c", LOAD_JAX_SAVED_MODEL, name], cwd=tmp_path,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name in ("with_grad", "no_grad")}
     runs = {}
-    for name in ("with_grad", "no_grad"):
-        runs[name] = subprocess.run(
-            [sys.executable, "-c", LOAD_JAX_SAVED_MODEL, name], cwd=tmp_path,
-            env=env, timeout=300, capture_output=True, text=True)
+    for name, process in processes.items():  # Side by side: ~10 s each.
+        _, stderr = process.communicate(timeout=600)
+        runs[name] = subprocess.CompletedProcess(process.args,
+                                                 process.returncode, "",
+                                                 stderr)
     assert runs["with_grad"].returncode == 0, runs["with_grad"].stderr[-3000:]
     assert warning in runs["with_grad"].stderr
     import jax
 
     expected = jax.grad(
         lambda v: keras.ops.sum(model(v, training=False) ** 2))(x)
-    np.testing.assert_allclose(np.load(tmp_path / "grad.npy"),
+    np.testing.assert_allclose(np.load(tmp_path / "with_grad_grad.npy"),
                                np.asarray(expected), rtol=1e-5, atol=1e-6)
     # Without gradients: no warning, and a gradient is refused clearly.
     assert warning not in runs["no_grad"].stderr
