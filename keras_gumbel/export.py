@@ -22,10 +22,7 @@ fails when it is loaded or called. `exporting_to` selects the runtime noise
 for conversions written by hand. See docs/export.md.
 """
 
-
 import contextlib
-
-import keras
 
 from keras_gumbel import backend
 from keras_gumbel._messages import invalid
