@@ -241,7 +241,7 @@ def bench_group(backend, mode, dtype, shape, args, bandwidth):
 def _vae_steps(mode, batch, rounds):
     import keras
 
-    from examples.common import build_vae
+    from examples.vae_model import build_vae
 
     vae = build_vae(784, 20, 10, (512, 256), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3),
