@@ -87,9 +87,10 @@ def log_gumbel_softmax(logits, temperature=1.0, axis=-1, seed=None):
 def log_gumbel_softmax_log_prob(log_y, logits, temperature, axis=-1):
     """Log-density of the ExpConcrete distribution at `log_y`.
 
-    The density of `x = log_gumbel_softmax(logits, temperature)` with
-    respect to the Lebesgue measure of its first `k - 1` coordinates, with
-    `k` categories (Maddison et al. 2017, eq. 24 in appendix C):
+    The density of `x = log_gumbel_softmax(logits, temperature)` with `k`
+    categories, with respect to the Lebesgue measure of its `k - 1`
+    log-ratios `x_i - x_k` (the chart of the log-simplex of Maddison et al.
+    2017, eq. 24 in appendix C, and TFP's):
     ```
     log p(x) = lgamma(k) + (k - 1) log(tau)
                + sum_i log_softmax(logits - tau x)_i
