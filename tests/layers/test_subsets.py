@@ -219,3 +219,11 @@ def test_saved_model_serves_the_deterministic_modes(tmp_path):
         index = model.get_layer("select").selected_indices()
         np.testing.assert_array_equal(out["selected"], x[:, index])
         np.testing.assert_array_equal(out["top"], _top_k_hot(x, 2))
+
+
+@pytest.mark.parametrize("mode", ["sample", "top_k"])
+def test_gumbel_top_k_empty_batch(mode):
+    layer = GumbelTopK(k=2, hard=True, inference_mode=mode, seed=0)
+    empty = np.zeros((0, 5), "float32")
+    for training in [True, False]:
+        assert tuple(layer(empty, training=training).shape) == (0, 5)
