@@ -21,7 +21,7 @@ from keras_gumbel.backend._common import (MASK64, SEED_EXPECTED,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
-__all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
+__all__ = ["check_positive_at_run_time", "compile_loops", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
            "is_variable", "lgamma", "one_hot_argmax", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
@@ -126,3 +126,9 @@ def static_value(x):
 
 def is_variable(x):
     return isinstance(x, keras.Variable)
+
+
+def compile_loops(fn):
+    """`fn` run eagerly without recording gradients (for integer results
+    computed with `keras.ops` loops)."""
+    return torch.no_grad()(fn)
