@@ -220,7 +220,7 @@ def main(argv=None):
         "train_size": len(x_train), "test_size": len(x_test),
         "train_seconds": round(seconds, 1),
         "final_temperature": float(np.asarray(
-            selector.current_temperature())),
+            selector.temperature)),
         "distinct_selected": int(len(set(selections["concrete"].tolist()))),
         "decoder_test_mse": float(np.mean((reconstructions - x_test) ** 2)),
         "selected": {name: index.tolist()

@@ -128,7 +128,7 @@ def run_tensorflow(args):
             # Keras' optimizer sums the gradients over all replicas.
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             # The temperature the compiled step read.
-            return loss, layer.current_temperature()
+            return loss, layer.temperature
 
         loss, temperature = strategy.run(replica_step, args=(x, y))
         return (strategy.reduce("SUM", loss, axis=None),

@@ -12,6 +12,8 @@ from keras_gumbel.ops._assignment import max_weight_assignment
 from keras_gumbel.ops._gradients import replace_forward
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
 
+__all__ = ["ConcreteSelect"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class ConcreteSelect(GumbelLayer):
