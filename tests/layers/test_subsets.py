@@ -53,8 +53,10 @@ def test_gumbel_top_k_outputs():
 
 
 def test_gumbel_top_k_errors():
-    for k in (0, 2.5, True, None):
-        with pytest.raises(ValueError, match=r"argument `k`"):
+    with pytest.raises(ValueError, match=r"argument `k`"):
+        GumbelTopK(0)
+    for k in (2.5, True, None):  # a wrong type
+        with pytest.raises(TypeError, match=r"argument `k`"):
             GumbelTopK(k)
     with pytest.raises(ValueError, match=r"`k`.*<= 4.*Received: k=5"):
         GumbelTopK(5)(np.zeros((2, 4), "float32"))
@@ -190,8 +192,10 @@ def test_concrete_select_units_and_distinct_arguments():
 
 
 def test_concrete_select_errors():
-    for units in (0, 2.5, None):
-        with pytest.raises(ValueError, match="`units`"):
+    with pytest.raises(ValueError, match="`units`"):
+        ConcreteSelect(0)
+    for units in (2.5, None):  # a wrong type
+        with pytest.raises(TypeError, match="`units`"):
             ConcreteSelect(units)
     with pytest.raises(ValueError, match="`temperature`"):
         ConcreteSelect(2, temperature=0.0)

@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_gumbel import callbacks, schedules
 from keras_gumbel.layers import GumbelVectorQuantizer
+from keras_gumbel.layers._base import find_layers
 from keras_gumbel.ops import sample_gumbel
 from tests.backend_utils import to_numpy, value_and_grad
 from tests.stats_utils import DELTA, assert_chi_square
@@ -105,29 +106,30 @@ def test_weights_and_shapes():
     assert tuple(layer(_inputs((2, 3, 4, 9))).shape) == (2, 3, 4, 24)
 
 
-@pytest.mark.parametrize("kwargs, name, value", [
-    ({"codevector_dim": 13}, "codevector_dim", "13"),
-    ({"codevector_dim": 0}, "codevector_dim", "0"),
-    ({"num_groups": 0}, "num_groups", "0"),
-    ({"num_groups": -2}, "num_groups", "-2"),
-    ({"num_vars": 0}, "num_vars", "0"),
-    ({"num_vars": 2.0}, "num_vars", "2.0"),
-    ({"num_groups": True}, "num_groups", "True"),
-    ({"temperature": 0.0}, "temperature", "0.0"),
-    ({"temperature": -2.0}, "temperature", "-2.0"),
-    ({"temperature": math.nan}, "temperature", "nan"),
-    ({"temperature": "2"}, "temperature", "'2'"),
-    ({"diversity_weight": -0.1}, "diversity_weight", "-0.1"),
-    ({"diversity_weight": math.inf}, "diversity_weight", "inf"),
-    ({"return_perplexity": 1}, "return_perplexity", "1"),
-    ({"learn_temperature": "no"}, "learn_temperature", "'no'"),
-    ({"seed": 1.5}, "seed", "1.5"),
+# A wrong type is a TypeError, a wrong value a ValueError.
+@pytest.mark.parametrize("kwargs, error, name, value", [
+    ({"codevector_dim": 13}, ValueError, "codevector_dim", "13"),
+    ({"codevector_dim": 0}, ValueError, "codevector_dim", "0"),
+    ({"num_groups": 0}, ValueError, "num_groups", "0"),
+    ({"num_groups": -2}, ValueError, "num_groups", "-2"),
+    ({"num_vars": 0}, ValueError, "num_vars", "0"),
+    ({"num_vars": 2.0}, TypeError, "num_vars", "2.0"),
+    ({"num_groups": True}, TypeError, "num_groups", "True"),
+    ({"temperature": 0.0}, ValueError, "temperature", "0.0"),
+    ({"temperature": -2.0}, ValueError, "temperature", "-2.0"),
+    ({"temperature": math.nan}, ValueError, "temperature", "nan"),
+    ({"temperature": "2"}, TypeError, "temperature", "'2'"),
+    ({"diversity_weight": -0.1}, ValueError, "diversity_weight", "-0.1"),
+    ({"diversity_weight": math.inf}, ValueError, "diversity_weight", "inf"),
+    ({"return_perplexity": 1}, TypeError, "return_perplexity", "1"),
+    ({"learn_temperature": "no"}, TypeError, "learn_temperature", "'no'"),
+    ({"seed": 1.5}, TypeError, "seed", "1.5"),
 ])
-def test_invalid_arguments_raise_in_init(kwargs, name, value):
+def test_invalid_arguments_raise_in_init(kwargs, error, name, value):
     kwargs = {"num_groups": G, "num_vars": V, "codevector_dim": C, **kwargs}
     message = (re.escape(f"Invalid value received for argument `{name}`")
                + ".*" + re.escape(f"Received: {name}={value}"))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         GumbelVectorQuantizer(**kwargs)
 
 
