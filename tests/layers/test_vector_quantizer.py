@@ -524,20 +524,6 @@ def test_saved_model_export_serves_inference_without_keras_gumbel(tmp_path):
     np.testing.assert_array_equal(served, to_numpy(layer(x, training=False)))
 
 
-# ------------------------------------------------------------------- example
-
-
-def test_example_smoke_run(tmp_path):
-    from examples import vq_autoencoder
-
-    results = vq_autoencoder.main(["--smoke", "--output-dir", str(tmp_path)])
-    assert (tmp_path / "code_usage.png").read_bytes()[:8] == (
-        b"\x89PNG\r\n\x1a\n")
-    for run in results.values():
-        assert 1.0 <= run["perplexity"] <= run["codebook_size"] * (1 + 1e-4)
-        assert np.isfinite(run["reconstruction_mse"])
-
-
 # ---------------------------------------------------------------- codes
 
 
