@@ -156,7 +156,8 @@ class ConcreteSelect(GumbelLayer):
 
     def _indices(self):
         if self.distinct:
-            return max_weight_assignment(self.logits)
+            return backend.weight_constant(max_weight_assignment,
+                                           self.logits)
         return ops.argmax(self.logits, axis=-1)
 
     def _infer(self, inputs):
