@@ -247,3 +247,24 @@ def check_estimator(estimator, estimator_samples, known, hard):
             "estimator_samples", f"1 with estimator={estimator!r} (only "
             f"'gumbel_rao' draws several samples)", estimator_samples))
     return estimator_samples
+
+
+def _static_shape(x):
+    shape = getattr(x, "shape", None)
+    return tuple(np.shape(x)) if shape is None else tuple(shape)
+
+
+def check_broadcast(x, name, other, other_name):
+    """Checks that the static shapes of `x` and `other` broadcast.
+
+    Raises a `ValueError` naming `name` (and `other_name`) when two known
+    dimensions differ and neither is 1, so that every backend fails the same
+    way, when the op is called or traced. Unknown (TF graph) dimensions are
+    not checked.
+    """
+    shape, other_shape = _static_shape(x), _static_shape(other)
+    for a, b in zip(shape[::-1], other_shape[::-1]):
+        if a is not None and b is not None and a != b and 1 not in (a, b):
+            raise ValueError(invalid(
+                name, f"a tensor whose shape broadcasts with the shape of "
+                f"`{other_name}`, {other_shape}", f"<tensor of shape {shape}>"))

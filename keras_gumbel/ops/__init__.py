@@ -13,6 +13,10 @@ from keras_gumbel.ops.gumbel_max import gumbel_max
 from keras_gumbel.ops.gumbel_softmax import (ESTIMATORS, gumbel_softmax,
                                              gumbel_softmax_log_prob)
 from keras_gumbel.ops.kl import categorical_kl_uniform
+from keras_gumbel.ops.log_space import (log_gumbel_softmax,
+                                        log_gumbel_softmax_log_prob,
+                                        logit_relaxed_bernoulli,
+                                        logit_relaxed_bernoulli_log_prob)
 from keras_gumbel.ops.relaxed_bernoulli import (relaxed_bernoulli,
                                                 relaxed_bernoulli_log_prob)
 from keras_gumbel.ops.straight_through import straight_through
@@ -27,6 +31,10 @@ __all__ = [
     "gumbel_softmax",
     "gumbel_softmax_log_prob",
     "gumbel_top_k",
+    "log_gumbel_softmax",
+    "log_gumbel_softmax_log_prob",
+    "logit_relaxed_bernoulli",
+    "logit_relaxed_bernoulli_log_prob",
     "relaxed_bernoulli",
     "relaxed_bernoulli_log_prob",
     "relaxed_top_k",

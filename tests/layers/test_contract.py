@@ -64,6 +64,8 @@ CASES = {
         Case({"units": 3, "seed": 1}, (4, 7), (4, 3), own_weights=1),
         Case({"units": 2, "temperature": 0.5, "learn_temperature": True},
              (4, 5, 7), (4, 5, 2), own_weights=1),
+        Case({"units": 9, "distinct": False, "seed": 2}, (4, 7), (4, 9),
+             own_weights=1),
     ],
     "GumbelVectorQuantizer": [
         Case({"num_groups": 2, "num_vars": 8, "codevector_dim": 12,
