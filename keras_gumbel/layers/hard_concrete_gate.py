@@ -46,8 +46,10 @@ class HardConcreteGate(GumbelLayer):
 
     Args:
       l0_penalty: non-negative float, the weight of the expected L0 norm in
-        the loss. Louizos et al. use `lambda / N` for `N` training examples
-        (`lambda` of 0.1 to 1 per gate for their MLP on MNIST).
+        the loss: the cost of keeping one gate open, in units of the
+        (per-example, mean) loss. Louizos et al.'s objective sums the loss
+        over the `N` training examples; divided by `N`, their cost of a gate
+        is `lambda * m / N` for a gate that removes `m` weights.
       temperature: initial temperature, a positive finite float.
       limits: the stretch interval `(gamma, zeta)`, with
         `gamma < 0 < 1 < zeta`.
