@@ -14,7 +14,9 @@ once at import from `keras.backend.backend()` (as Keras chooses its own):
   returns `(output, grad)` and `grad(upstream)` returns one gradient per
   input (a tuple when there are several);
 - static information: ranks, constant values, dynamic shapes;
-- the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`).
+- the few kernels TensorFlow keeps for speed under XLA (`one_hot_argmax`);
+- `compile_loops`: functions made of `keras.ops` loops, compiled once per
+  shape where an eager call would run the loops op by op.
 
 On JAX and PyTorch nothing here imports TensorFlow.
 """
@@ -35,6 +37,7 @@ else:
         f"'torch'. Received: KERAS_BACKEND={NAME!r}")
 
 check_positive_at_run_time = _impl.check_positive_at_run_time
+compile_loops = _impl.compile_loops
 custom_gradient = _impl.custom_gradient
 draw_seed = _impl.draw_seed
 fold_in = _impl.fold_in

@@ -18,7 +18,7 @@ from keras_gumbel.backend._common import (SEED_EXPECTED, check_int_seed,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
-__all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
+__all__ = ["check_positive_at_run_time", "compile_loops", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
            "is_variable", "lgamma", "one_hot_argmax", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
@@ -96,3 +96,13 @@ def static_value(x):
 
 def is_variable(x):
     return isinstance(x, keras.Variable)
+
+
+def compile_loops(fn):
+    """`fn` compiled once per input shape (`jax.jit`).
+
+    For functions made of `keras.ops` loops: called eagerly, JAX would trace
+    and compile every `lax.while_loop` again on each call. Inside `jit` the
+    compiled function is traced into the enclosing one.
+    """
+    return jax.jit(fn)

@@ -197,3 +197,13 @@ def shape_of(x, leading=()):
     if leading:
         shape = tf.concat([tf.constant(leading, tf.int32), shape], 0)
     return shape
+
+
+def compile_loops(fn):
+    """`fn` traced once per input shape into a graph (`tf.function`).
+
+    For functions made of `keras.ops` loops: eagerly, `tf.while_loop` runs
+    its body op by op from Python. Inside `tf.function` (XLA included) and
+    exported graphs the traced function is called as a graph function.
+    """
+    return tf.function(fn, autograph=False, reduce_retracing=True)

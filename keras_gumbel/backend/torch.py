@@ -21,7 +21,7 @@ from keras_gumbel.backend._common import (MASK64, SEED_EXPECTED,
                                           seed_pair, shape_of, static_rank,
                                           sum_to_shape, xlogy)
 
-__all__ = ["check_positive_at_run_time", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
+__all__ = ["check_positive_at_run_time", "compile_loops", "custom_gradient", "draw_seed", "fold_in", "gumbel_noise",
            "is_variable", "lgamma", "one_hot_argmax", "shape_of",
            "static_rank", "static_value", "sum_to_shape", "uniform", "xlogy"]
 
@@ -120,9 +120,17 @@ def static_value(x):
     if isinstance(x, torch.Tensor):
         if x.device.type == "meta":
             return None
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        # NumPy has no bfloat16: widen (exactly) to float32.
+        return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
     return np.asarray(x)
 
 
 def is_variable(x):
     return isinstance(x, keras.Variable)
+
+
+def compile_loops(fn):
+    """`fn` run eagerly without recording gradients (for integer results
+    computed with `keras.ops` loops)."""
+    return torch.no_grad()(fn)
