@@ -25,7 +25,7 @@ Usage:
   python -m examples.pruning --penalties 0,1e-3,1e-2 --epochs 100
 
 Writes `results.json`, `accuracy_vs_kept.png`, `gates_over_training.png`
-and the exported pruned network into `--output-dir` (outputs/pruning).
+and the exported pruned network into `--output-dir` (outputs/pruning/).
 """
 
 import argparse
@@ -37,7 +37,7 @@ import keras
 import numpy as np
 
 import keras_gumbel as kg
-from examples import common
+from examples import cli
 
 PENALTIES = (0.0, 3e-4, 1e-3, 3e-3, 1e-2, 2e-2, 4e-2)
 
@@ -266,39 +266,61 @@ def export(model, output_dir):
     return path
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=common.hidden_sizes,
-                        default=(128, 64), help="hidden sizes, e.g. 128,64")
-    parser.add_argument("--penalties", default=",".join(
-        f"{p:g}" for p in PENALTIES), help="comma-separated l0_penalty values")
-    parser.add_argument("--epochs", type=common.positive_int, default=150)
-    parser.add_argument("--finetune-epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=common.positive_int, default=64)
-    parser.add_argument("--lr", type=common.positive_float, default=3e-3,
-                        help="Adam learning rate (weights and log_alpha)")
-    parser.add_argument("--tolerance", type=common.non_negative_float,
-                        default=0.02, help="the chosen run: the sparsest "
-                        "within this much of the best validation accuracy")
-    parser.add_argument("--timing-batch", type=common.positive_int,
-                        default=65536, help="rows per timed predict call")
-    parser.add_argument("--timing-repeats", type=common.positive_int,
-                        default=50)
-    parser.add_argument("--output-dir", default=os.path.join("outputs",
-                                                             "pruning"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-export", action="store_true")
-    parser.add_argument("--smoke", action="store_true",
-                        help="a few-second run (tiny network and training)")
+def build_parser():
+    """The example's `argparse.ArgumentParser`, every option with help."""
+    parser = argparse.ArgumentParser(prog="python -m examples.pruning",
+                                     description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--hidden", type=cli.hidden_sizes, default=(128, 64),
+        help="hidden layer sizes (128,64)")
+    add("--penalties", default=",".join(f"{p:g}" for p in PENALTIES),
+        help="comma-separated l0_penalty values of the sweep")
+    add("--epochs", type=cli.positive_int, default=150,
+        help="training epochs of each network (150)")
+    add("--finetune-epochs", type=_non_negative_int, default=30,
+        help="fine-tuning epochs after magnitude pruning (30; 0: none)")
+    add("--batch-size", type=cli.positive_int, default=64,
+        help="batch size (64)")
+    add("--lr", type=cli.positive_float, default=3e-3,
+        help="Adam learning rate of the weights and log_alpha (3e-3)")
+    add("--tolerance", type=cli.non_negative_float, default=0.02,
+        help="the run to time and export: the sparsest within this much "
+        "of the best validation accuracy (0.02)")
+    add("--timing-batch", type=cli.positive_int, default=65536,
+        help="rows per timed predict call (65536)")
+    add("--timing-repeats", type=cli.positive_int, default=50,
+        help="timed calls per network; medians are reported (50)")
+    cli.add_output_dir(parser, "pruning", "results.json, the plots and the "
+                       "exported pruned network")
+    add("--seed", type=int, default=0, help="random seed (0)")
+    add("--no-export", action="store_true",
+        help="do not export the pruned network")
+    add("--smoke", action="store_true",
+        help="a few-second run (tiny network and training)")
+    return parser
+
+
+def _non_negative_int(text):
+    """An argparse `type`: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def parse_args(argv, parser=None):
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         args.penalties = [float(p) for p in args.penalties.split(",")]
     except ValueError:
         parser.error(f"--penalties: expected numbers, got {args.penalties!r}")
-    if any(not p >= 0 for p in args.penalties):
+    if not all(p >= 0 for p in args.penalties):  # NaN included
         parser.error(f"--penalties must be >= 0, got {args.penalties}")
-    if args.finetune_epochs < 0:
-        parser.error("--finetune-epochs must be >= 0")
     if args.smoke:
         args.hidden, args.penalties = (16, 8), [3e-2]
         args.epochs, args.finetune_epochs, args.timing_repeats = 2, 1, 3
@@ -331,9 +353,14 @@ def report(results):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    common.require_modules("sklearn", "matplotlib")
-    common.prepare_output_dir(args.output_dir)
+    """Sweeps, compares, rebuilds, times, exports; returns the results."""
+    parser = build_parser()
+    args = parse_args(argv, parser)
+    try:
+        cli.require_modules("sklearn", "matplotlib")
+        cli.prepare_output_dir(args.output_dir)
+    except (ImportError, ValueError) as err:
+        parser.exit(2, f"{parser.prog}: error: {cli.one_line(err)}\n")
     data = load_data(args.seed)
     runs, prunes, histories = [], [], []
     for penalty in args.penalties:
@@ -377,6 +404,7 @@ def main(argv=None):
     print(f"wrote {args.output_dir}/results.json, accuracy_vs_kept.png, "
           f"gates_over_training.png" + (f", {results['exported']}"
                                         if "exported" in results else ""))
+    return results
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops.hard_concrete import (_clip_unit, hard_concrete,
                                             hard_concrete_l0)
 
+__all__ = ["HardConcreteGate"]
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class HardConcreteGate(GumbelLayer):

@@ -1,5 +1,8 @@
 """Tests for keras_gumbel.layers.HardConcreteGate, on every backend.
 
+The contract every layer meets (config, calls, a fit step, mixed precision,
+`.keras` files) is in test_contract.py; here what is new about the gate.
+
 Statistical checks: 2 Hoeffding bounds at `stats_utils.DELTA` = 1e-8 and
 one at 1e-8 on the initial `log_alpha` (a chi-square bound on its sample
 variance and a Gaussian bound on its mean, see the test): a correct layer
@@ -16,31 +19,12 @@ import pytest
 from scipy import special, stats
 
 import keras_gumbel as kg
-from keras_gumbel import testing
 from keras_gumbel.layers import HardConcreteGate
 from tests import stats_utils
 from tests.backend_utils import to_numpy
 
 X = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
 SHIFT = math.log(0.1 / 1.1)  # log(-gamma / zeta) of the default limits
-
-
-def test_layer_contract():
-    # Config round trip, eager and symbolic calls, one fit step (with the L0
-    # loss) reaching the Dense layer below, mixed float16 / bfloat16.
-    testing.run_layer_test(HardConcreteGate, {"l0_penalty": 0.01, "seed": 1},
-                           X, expected_num_trainable_weights=1,
-                           expected_num_non_trainable_weights=1)
-
-
-def test_layer_contract_sample_mode_learned_temperature_rank3():
-    testing.run_layer_test(
-        HardConcreteGate, {"learn_temperature": True, "l0_penalty": 0.1,
-                           "inference_mode": "sample", "limits": (-0.2, 1.3),
-                           "temperature": 0.5, "droprate_init": 0.2,
-                           "seed": 2}, X.reshape(3, 2, 5),
-        expected_num_trainable_weights=2,
-        expected_num_non_trainable_weights=0)
 
 
 @pytest.mark.parametrize("kwargs, name, value", [
@@ -170,19 +154,14 @@ def test_penalty_gradient_in_a_fit_step():
                                before - 0.5 * p * (1 - p), rtol=1e-5)
 
 
-def test_keras_file_round_trip_and_scheduler(tmp_path):
+def test_temperature_scheduler_finds_and_sets_the_gate():
     gate = HardConcreteGate(l0_penalty=1e-3, seed=11)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4),
                               gate, keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(1e-2), "mse")
-    model.fit(X, X[:, :2], epochs=2, verbose=0, callbacks=[
+    model.compile(keras.optimizers.SGD(1e-2), "mse")
+    model.fit(X, X[:, :2], epochs=1, verbose=0, callbacks=[
         kg.callbacks.TemperatureScheduler(lambda step: 0.5)])
     np.testing.assert_allclose(to_numpy(gate.temperature), 0.5)
-    restored = testing.check_keras_file_round_trip(
-        model, X, str(tmp_path / "gate.keras"))
-    assert isinstance(restored.layers[1], HardConcreteGate)
-    np.testing.assert_array_equal(to_numpy(restored.layers[1].active_mask()),
-                                  to_numpy(gate.active_mask()))
 
 
 def test_mixed_precision_output_and_float32_penalty():
