@@ -100,6 +100,27 @@ def check_choice(value, name, choices):
     raise ValueError(invalid(name, f"one of {tuple(choices)}", value))
 
 
+def check_stretch_limits(limits, name="limits"):
+    """Returns the stretch interval `(gamma, zeta)` of a hard concrete gate.
+
+    A pair of finite real numbers with `gamma < 0 < 1 < zeta` (so that both
+    0 and 1 carry mass), as a tuple of floats; `TypeError` for another type,
+    `ValueError` for other values.
+    """
+    expected = "a pair (gamma, zeta) of finite floats with gamma < 0 < 1 < zeta"
+    if isinstance(limits, np.ndarray):
+        limits = limits.tolist()
+    if not isinstance(limits, (list, tuple)) or any(
+            _is_bool(v) or not isinstance(v, numbers.Real) for v in limits):
+        raise TypeError(invalid(name, expected, limits))
+    if len(limits) != 2 or not all(math.isfinite(v) for v in limits):
+        raise ValueError(invalid(name, expected, limits))
+    gamma, zeta = float(limits[0]), float(limits[1])
+    if not gamma < 0.0 < 1.0 < zeta:
+        raise ValueError(invalid(name, expected, limits))
+    return gamma, zeta
+
+
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point.
 

@@ -12,6 +12,7 @@ from keras_gumbel.ops.gumbel import gumbel_cdf, gumbel_log_prob, sample_gumbel
 from keras_gumbel.ops.gumbel_max import gumbel_max
 from keras_gumbel.ops.gumbel_softmax import (ESTIMATORS, gumbel_softmax,
                                              gumbel_softmax_log_prob)
+from keras_gumbel.ops.hard_concrete import hard_concrete, hard_concrete_l0
 from keras_gumbel.ops.kl import categorical_kl_uniform
 from keras_gumbel.ops.log_space import (log_gumbel_softmax,
                                         log_gumbel_softmax_log_prob,
@@ -31,6 +32,8 @@ __all__ = [
     "gumbel_softmax",
     "gumbel_softmax_log_prob",
     "gumbel_top_k",
+    "hard_concrete",
+    "hard_concrete_l0",
     "log_gumbel_softmax",
     "log_gumbel_softmax_log_prob",
     "logit_relaxed_bernoulli",

@@ -67,6 +67,13 @@ CASES = {
         Case({"units": 9, "distinct": False, "seed": 2}, (4, 7), (4, 9),
              own_weights=1),
     ],
+    "HardConcreteGate": [
+        Case({"l0_penalty": 0.01, "seed": 1}, own_weights=1),
+        Case({"inference_mode": "sample", "learn_temperature": True,
+              "limits": (-0.2, 1.3), "droprate_init": 0.2,
+              "temperature": 0.5, "l0_penalty": 0.1, "seed": 2}, (4, 6),
+             own_weights=1),
+    ],
     "GumbelVectorQuantizer": [
         Case({"num_groups": 2, "num_vars": 8, "codevector_dim": 12,
               "seed": 1}, (4, 5, 16), (4, 5, 12), own_weights=3),
