@@ -13,8 +13,10 @@ from keras_gumbel.ops.gumbel_max import gumbel_max
 from keras_gumbel.ops.gumbel_softmax import (ESTIMATORS, gumbel_softmax,
                                              gumbel_softmax_log_prob)
 from keras_gumbel.ops.kl import categorical_kl_uniform
+from keras_gumbel.ops.matching import matching
 from keras_gumbel.ops.relaxed_bernoulli import (relaxed_bernoulli,
                                                 relaxed_bernoulli_log_prob)
+from keras_gumbel.ops.sinkhorn import gumbel_sinkhorn, sinkhorn
 from keras_gumbel.ops.straight_through import straight_through
 from keras_gumbel.ops.subsets import gumbel_top_k, relaxed_top_k
 
@@ -24,12 +26,15 @@ __all__ = [
     "gumbel_cdf",
     "gumbel_log_prob",
     "gumbel_max",
+    "gumbel_sinkhorn",
     "gumbel_softmax",
     "gumbel_softmax_log_prob",
     "gumbel_top_k",
+    "matching",
     "relaxed_bernoulli",
     "relaxed_bernoulli_log_prob",
     "relaxed_top_k",
     "sample_gumbel",
+    "sinkhorn",
     "straight_through",
 ]
