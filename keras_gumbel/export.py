@@ -18,6 +18,10 @@ each of them; "sample" needs a random op that the target runtime runs:
   that fails when it is loaded.
 - From JAX, a SavedModel of a model with `GumbelTopK` would be written and
   fail when called (TF cannot read JAX's `top_k`): `export` refuses it.
+- `GumbelSinkhorn`'s "matching" mode runs the assignment's loops in the
+  graph: SavedModel, ONNX (`Loop`) and LiteRT (`WHILE`) from TensorFlow and
+  SavedModel from JAX carry them; from PyTorch the ONNX exporter would
+  trace them for one input (or fail), so `export` refuses it there.
 
 `export(model, path, format)` is `model.export` with that check, and it
 selects the runtime noise explicitly instead of relying on recognising
@@ -69,8 +73,11 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
         backend when a layer has `inference_mode="sample"`: its exporter
         cannot write a random op the runtime draws from. With
         `format="tf_saved_model"` on JAX when the model has a `GumbelTopK`
-        layer: its SavedModel would fail when called. The message names
-        the layer, its mode, and the modes that format serves.
+        layer: its SavedModel would fail when called. With `"onnx"` or
+        `"litert"` on PyTorch when a `GumbelSinkhorn` layer has
+        `inference_mode="matching"` (a data-dependent loop its exporter
+        cannot write). The message names the layer, its mode, and the modes
+        that format serves.
     """
     if format not in RUNTIME_FORMATS:
         if backend.NAME == "jax" and format == "tf_saved_model":
@@ -81,6 +88,8 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
         if not (backend.NAME == "jax" and format == "litert"):
             # (Keras itself refuses LiteRT from JAX.)
             _check_deterministic(model, format)
+        if backend.NAME == "torch":
+            _check_no_matching(model, format)
         return model.export(filepath, format=format, verbose=verbose,
                             **kwargs)
     with exporting_to(format):
@@ -149,6 +158,29 @@ def _check_no_top_k(model):
             f"modes {list(GumbelTopK.INFERENCE_MODES)}. Export from the "
             f"TensorFlow backend (KERAS_BACKEND=tensorflow), which serves "
             f"them all.")
+
+
+def _check_no_matching(model, format):
+    """Raises if a `GumbelSinkhorn` layer serves "matching" (from torch).
+
+    The exact matching is a data-dependent loop: PyTorch's exporters trace
+    Python loops for the example input (or fail), so an artifact would
+    hold a fixed number of steps and be wrong for other inputs.
+    """
+    from keras_gumbel.layers.gumbel_sinkhorn import GumbelSinkhorn
+
+    for layer in find_layers(model):
+        if (isinstance(layer, GumbelSinkhorn)
+                and layer.inference_mode == "matching"):
+            raise ValueError(
+                f"Cannot export layer '{layer.name}' (GumbelSinkhorn) with "
+                f"inference_mode='matching' to format='{format}' from the "
+                f"torch backend: the exact matching is a data-dependent "
+                f"loop, which PyTorch's exporter cannot write into the "
+                f"graph. From this backend, format='{format}' serves "
+                f"inference_mode='sinkhorn'. Export from the TensorFlow "
+                f"backend (KERAS_BACKEND=tensorflow), whose SavedModel, "
+                f"ONNX and LiteRT exports carry the matching.")
 
 
 def _check_deterministic(model, format):
