@@ -10,6 +10,8 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.layers._shapes import reshape_tail
 from keras_gumbel.ops.gumbel_softmax import gumbel_softmax
 
+__all__ = ["ConcreteSelect"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class ConcreteSelect(GumbelLayer):

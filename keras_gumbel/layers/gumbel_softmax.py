@@ -7,6 +7,8 @@ from keras_gumbel import _dtypes, _validation, backend
 from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
 
+__all__ = ["GumbelSoftmax"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelSoftmax(GumbelLayer):
@@ -110,8 +112,8 @@ class GumbelSoftmax(GumbelLayer):
 
     def _infer(self, inputs):
         logits = _validation.convert_logits(inputs)
-        axis = _validation.normalize_axis(self.axis,
-                                      _validation.known_rank(logits, "logits"))
+        axis = _validation.normalize_axis(
+            self.axis, _validation.known_rank(logits, "logits"))
         dtype = _dtypes.dtype_of(logits)
         if self.inference_mode == "argmax":
             return backend.one_hot_argmax(logits, axis, dtype)

@@ -8,6 +8,8 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops._top_k import top_k_mask
 from keras_gumbel.ops.subsets import relaxed_top_k
 
+__all__ = ["GumbelTopK"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelTopK(GumbelLayer):
@@ -81,7 +83,8 @@ class GumbelTopK(GumbelLayer):
 
     def build(self, input_shape):
         axis = _validation.normalize_axis(self.axis, len(input_shape))
-        _validation.check_int(self.k, "k", minimum=1, maximum=input_shape[axis])
+        _validation.check_int(self.k, "k", minimum=1,
+                              maximum=input_shape[axis])
         super().build(input_shape)
 
     def _sample(self, inputs):
@@ -91,8 +94,8 @@ class GumbelTopK(GumbelLayer):
 
     def _infer(self, inputs):
         logits = _validation.convert_logits(inputs)
-        axis = _validation.normalize_axis(self.axis,
-                                      _validation.known_rank(logits, "logits"))
+        axis = _validation.normalize_axis(
+            self.axis, _validation.known_rank(logits, "logits"))
         x = ops.cast(logits, _dtypes.compute_dtype(logits.dtype))
         return ops.cast(top_k_mask(x, self.k, axis), logits.dtype)
 

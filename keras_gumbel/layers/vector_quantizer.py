@@ -13,7 +13,7 @@ __all__ = ["GumbelVectorQuantizer"]
 
 #: Added to the marginal probabilities inside the log of the perplexity, as
 #: in fairseq's wav2vec 2.0 (`log(p + 1e-7)`).
-PERPLEXITY_EPSILON = 1e-7
+_PERPLEXITY_EPSILON = 1e-7
 
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
@@ -219,7 +219,7 @@ class GumbelVectorQuantizer(GumbelLayer):
             # No position kept: zero marginals, perplexity G (not NaN).
             marginal = ops.sum(flat, axis=0) / ops.maximum(count, 1.0)
         entropy = -ops.sum(
-            marginal * ops.log(marginal + PERPLEXITY_EPSILON), axis=-1)
+            marginal * ops.log(marginal + _PERPLEXITY_EPSILON), axis=-1)
         return ops.sum(ops.exp(entropy))
 
     def compute_output_shape(self, input_shape):

@@ -22,8 +22,8 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from keras_gumbel.ops import estimators, gumbel_softmax
-from keras_gumbel.ops._seed import stateless_seed
+from keras_gumbel.ops import _estimators as estimators, gumbel_softmax
+from keras_gumbel.backend import draw_seed
 
 pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 
@@ -218,7 +218,7 @@ def test_gumbel_rao_gradient_matches_autodiff_of_its_definition(axis):
     # Reference: the same conditional noise, held constant, and TF's own
     # gradient of mean_k softmax((logits + G_k) / tau).
     seed = tf.random.experimental.stateless_fold_in(
-        stateless_seed(21), tf.constant(1, tf.int64), alg="philox")
+        draw_seed(21), tf.constant(1, tf.int64), alg="philox")
     noise = estimators.conditional_gumbel(logits, d, axis % 2, 6, seed)
     with tf.GradientTape() as tape:
         tape.watch([logits, tau])

@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from keras_gumbel.ops import gumbel_softmax
 from keras_gumbel.backend.tensorflow import uniform as uniform_noise
-from keras_gumbel.ops.gumbel import gumbel_noise
-from keras_gumbel.ops.straight_through import one_hot_argmax
+from keras_gumbel.backend import gumbel_noise, one_hot_argmax
 
 pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
 

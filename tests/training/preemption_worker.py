@@ -67,7 +67,7 @@ class Recorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # After BackupAndRestore (earlier in the list) restored the backup.
         self.write(event="begin",
-                   step=kg.callbacks.training_step(self.model))
+                   step=kg.callbacks._training_step(self.model))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -75,7 +75,7 @@ class Recorder(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self.batches == self.kill_at:
             os._exit(KILLED)
-        self.step = kg.callbacks.training_step(self.model)
+        self.step = kg.callbacks._training_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         # `self.model` first: on JAX it syncs the training state into the
@@ -88,7 +88,7 @@ class Recorder(keras.callbacks.Callback):
         self.batches += 1
 
     def on_train_end(self, logs=None):
-        self.write(event="end", step=kg.callbacks.training_step(self.model))
+        self.write(event="end", step=kg.callbacks._training_step(self.model))
         self.log.close()
 
 

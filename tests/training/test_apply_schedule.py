@@ -35,7 +35,7 @@ def test_apply_schedule_for_custom_training_loops():
             schedule, [layer], model.optimizer.iterations)
         assert tau == schedule(step)
         model.train_on_batch(x, x)
-    assert kg.callbacks.training_step(model) == 3
+    assert kg.callbacks._training_step(model) == 3
     # Python and NumPy ints, and a single Gumbel layer as the root.
     assert kg.callbacks.apply_schedule(schedule, layer, 2) == 1.5
     assert kg.callbacks.apply_schedule(schedule, (layer,), np.int64(4)) == 1.0

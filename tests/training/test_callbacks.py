@@ -13,7 +13,8 @@ import pytest
 
 import keras_gumbel as kg
 from tests.backend_utils import BACKEND, to_numpy
-from keras_gumbel.callbacks import TemperatureScheduler, find_gumbel_layers
+from keras_gumbel.callbacks import TemperatureScheduler
+from keras_gumbel.layers._base import find_layers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -152,7 +153,7 @@ def test_unknown_length_dataset_continues_across_fit_calls():
         model.layers[-1].temperature)) == np.float32(values[5])
     # A new fit call continues from the optimizer's step, whatever its
     # initial_epoch; the old epoch-based clock restarted at 0 here.
-    step = kg.callbacks.training_step(model)
+    step = kg.callbacks._training_step(model)
     history = model.fit(dataset, epochs=3, initial_epoch=2, verbose=0,
                         callbacks=[callback])
     assert history.history["temperature"] == [1 / (1 + step + 2)]
@@ -175,7 +176,7 @@ def test_a_fresh_model_starts_at_step_zero_whatever_initial_epoch():
 def test_training_step_needs_an_optimizer():
     model = keras.Sequential([keras.Input((3,)), kg.layers.GumbelSoftmax()])
     with pytest.raises(ValueError, match="compiled model with an optimizer"):
-        kg.callbacks.training_step(model)
+        kg.callbacks._training_step(model)
 
 
 @pytest.mark.skipif(BACKEND == "torch", reason="Keras on torch runs one "
@@ -233,11 +234,11 @@ def test_finds_gumbel_layers_recursively():
     subclassed = Subclassed(shared)
     inputs = keras.Input((4,))
     outer = keras.Model(inputs, keras.layers.Dense(4)(subclassed(inputs)))
-    found = find_gumbel_layers(outer)
+    found = find_layers(outer)
     expected = [subclassed.block.by_name["gs"], subclassed.block.samplers[0],
                 shared]
     assert sorted(map(id, found)) == sorted(map(id, expected))
-    assert find_gumbel_layers(keras.Sequential([keras.layers.Dense(2)])) == []
+    assert find_layers(keras.Sequential([keras.layers.Dense(2)])) == []
 
     outer.compile(optimizer="sgd", loss="mse")
     x = np.zeros((8, 4), "float32")
