@@ -9,6 +9,8 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops.matching import matching
 from keras_gumbel.ops.sinkhorn import gumbel_sinkhorn, sinkhorn
 
+__all__ = ["GumbelSinkhorn"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelSinkhorn(GumbelLayer):

@@ -68,6 +68,14 @@ def max_weight_assignment(scores):
     return ops.reshape(columns, backend.shape_of(scores[..., 0]))
 
 
+def permutation_matrix(scores):
+    """The 0/1 matrix `[..., n, n]` of `max_weight_assignment(scores)`,
+    `P[i, j] = 1` where row `i` is matched to column `j` (dtype of scores)."""
+    columns = max_weight_assignment(scores)
+    return ops.one_hot(columns, scores.shape[-1],
+                       dtype=_dtypes.dtype_of(scores))
+
+
 @backend.compile_loops
 def _solve(scores):
     """The assignment of each matrix of `scores` `[batch, n, m]`.

@@ -4,7 +4,7 @@ from keras import ops
 
 from keras_gumbel import _dtypes, _validation
 from keras_gumbel._messages import invalid
-from keras_gumbel.ops.sinkhorn import permutation_matrix
+from keras_gumbel.ops._assignment import permutation_matrix
 
 __all__ = ["matching"]
 

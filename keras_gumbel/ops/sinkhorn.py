@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_gumbel import _dtypes, _validation, backend
-from keras_gumbel.ops._assignment import max_weight_assignment
+from keras_gumbel.ops._assignment import permutation_matrix
 from keras_gumbel.ops._gradients import replace_forward
 
 __all__ = ["gumbel_sinkhorn", "sinkhorn"]
@@ -123,10 +123,3 @@ def _matrix_temperature(temperature, dtype, log_alpha):
     if is_number or len(tau.shape) == 0:
         return tau
     return ops.expand_dims(tau, -1)
-
-
-def permutation_matrix(z):
-    """The 0/1 matrix of the maximum-weight assignment of each `[n, n]`."""
-    n = z.shape[-1]
-    columns = max_weight_assignment(z)
-    return ops.one_hot(columns, n, dtype=_dtypes.dtype_of(z))

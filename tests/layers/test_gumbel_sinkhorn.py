@@ -1,8 +1,7 @@
 """Tests for keras_gumbel.layers.GumbelSinkhorn (backend-neutral).
 
-The machinery shared with the other layers (temperature variable, seed
-generator, config of the base arguments) is tested with `GumbelSoftmax`;
-here what is specific to permutations. Inputs are [24, 7, 7] where the
+The layer contract (config, `.keras` files, fit, mixed precision) is in
+test_contract.py; here what is specific to permutations. Inputs are [24, 7, 7] where the
 matching runs, the shape the ops tests compile (once per shape).
 """
 
@@ -34,26 +33,6 @@ def _scipy_matching(x):
         rows, cols = linear_sum_assignment(m, maximize=True)
         out[b][rows, cols] = 1.0
     return out
-
-
-@pytest.mark.parametrize("kwargs", [
-    {"temperature": 0.5, "inference_mode": "sinkhorn", "seed": 1},
-    {"hard": True, "n_iters": 5, "inference_mode": "matching", "seed": 2},
-])
-def test_layer_contract(kwargs):
-    testing.run_layer_test(GumbelSinkhorn, kwargs, _scores(),
-                           expected_num_trainable_weights=0,
-                           expected_num_non_trainable_weights=1,
-                           run_precision_check="hard" not in kwargs)
-
-
-def test_learned_temperature_gets_a_gradient():
-    testing.run_layer_test(
-        GumbelSinkhorn, {"learn_temperature": True, "noise_factor": 0.5,
-                         "inference_mode": "sample", "seed": 3},
-        _scores((4, 5, 5)), expected_num_trainable_weights=1,
-        expected_num_non_trainable_weights=0, run_training_check=False,
-        run_precision_check=False)
 
 
 def test_every_mode_outputs():
