@@ -67,6 +67,7 @@ def test_annealing_reaches_the_sinkhorn_mode():
     assert not np.allclose(before, to_numpy(layer(x)))
 
 
+@pytest.mark.slow  # a fit; the contract table covers the .keras file
 def test_keras_file_round_trip_with_the_scheduler(tmp_path):
     n, steps = 5, 4
     inputs = keras.Input((n, 1))
