@@ -99,6 +99,9 @@ def parse_args(argv=None):
     add("--rounds", type=int, default=None, help="default 7 (tiny: 2)")
     add("--min-block", type=float, default=None,
         help="seconds per timed block (default 0.05; tiny: 0.005)")
+    add("--torch-threads", type=int, default=None,
+        help="torch.set_num_threads (default: torch's; on a shared CPU "
+        "more threads than free cores slow torch many times)")
     add("--no-models", action="store_true",
         help="skip the VAE and vector-quantizer training steps")
     add("--output-dir", default=os.path.join("outputs", "accelerator"))
@@ -203,17 +206,27 @@ def group_candidates(backend, mode, dtype, shape, names=None):
 # Measurements (inside a backend's process).
 
 def copy_bandwidth(backend, elements, rounds, min_block):
-    """Bytes per second of an on-device `y = x + 1` (read + write), float32."""
+    """Bytes per second of an on-device `y = x + 1` (read + write), float32,
+    into a buffer that exists already (no allocation is timed)."""
     from benchmarks import _timing
 
     x = _to_device(backend, np.zeros(elements, "f4"), "float32")
     if backend == "jax":
         import jax
 
-        copy = jax.jit(lambda a: a + 1.0)
+        # The donated input's buffer is the output's: x is read and written.
+        step = jax.jit(lambda a: a + 1.0, donate_argnums=0)
+        state = [x]
+
+        def copy():
+            state[0] = step(state[0])
+            return state[0]
     else:
-        copy = lambda a: a + 1.0  # noqa: E731
-    t = _timing.measure({"copy": lambda: copy(x)}, rounds, min_block)
+        import torch
+
+        y = torch.empty_like(x)
+        copy = lambda: torch.add(x, 1.0, out=y)  # noqa: E731
+    t = _timing.measure({"copy": copy}, rounds, min_block)
     return 2 * 4 * elements / t["copy"].wall
 
 
@@ -238,10 +251,10 @@ def bench_group(backend, mode, dtype, shape, args, bandwidth):
     return records
 
 
-def _vae_steps(mode, batch, rounds):
+def _vae_steps(mode, batch):
     import keras
 
-    from examples.common import build_vae
+    from examples.vae_model import build_vae
 
     vae = build_vae(784, 20, 10, (512, 256), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3),
@@ -281,7 +294,7 @@ def bench_models(backend, mode, args):
     """Steps per second of the VAE and the quantizers (medians)."""
     from benchmarks import _timing
 
-    steps = _vae_steps(mode, 8 if args.tiny else 100, args.rounds)
+    steps = _vae_steps(mode, 8 if args.tiny else 100)
     if mode != "compile":  # fit's default route on each backend
         steps.update(_vq_steps(args.tiny))
     timings = _timing.measure(steps, args.rounds, args.min_block)
@@ -304,7 +317,8 @@ def device_info(backend):
     else:
         import torch
 
-        info.update(torch=torch.__version__, cuda=torch.version.cuda)
+        info.update(torch=torch.__version__, cuda=torch.version.cuda,
+                    torch_threads=torch.get_num_threads())
         if torch.cuda.is_available():
             info.update(platform="gpu",
                         device=torch.cuda.get_device_name(0))
@@ -341,6 +355,10 @@ def child_main(args):
     import keras
 
     backend = keras.backend.backend()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     info = device_info(backend)
     modes = ["jit"] if backend == "jax" else args.torch_modes
     sizes = default_sizes(args, info["platform"] == "gpu")
@@ -374,7 +392,9 @@ def run_child(backend, argv, path):
                XLA_PYTHON_CLIENT_PREALLOCATE="false")
     command = [sys.executable, "-m", "benchmarks.accelerator",
                *argv, "--child", path]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    # The child's progress lines pass through; its stderr is kept for errors.
+    done = subprocess.run(command, env=env, stderr=subprocess.PIPE,
+                          text=True)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         return {"backend": backend, "error": tail or f"exit {done.returncode}"}

@@ -12,7 +12,8 @@ paper's schedule `tau = max(0.5, exp(-r t))` updated every N steps
   validation images over their reconstructions (`reconstructions`);
 - `reconstructions.png`, `prior_samples.png`, `curves.png`;
 - `metrics.json`: train/valid/test negative ELBO, temperature, estimator,
-  epochs, time, settings and the per-epoch history;
+  epochs, time, settings, the per-epoch history and the environment the
+  numbers depend on (library versions, CPU, oneDNN variables);
 - `encoder/` (`images` -> one-hot `codes`, `inference_mode="argmax"`) and
   `decoder/` (`codes` -> Bernoulli `probabilities`), two SavedModels, which
   are reloaded with `tf.saved_model.load` and served a validation batch.
@@ -43,7 +44,8 @@ import time
 
 import keras
 
-from examples import cli, exporting, plotting, training, vae_model
+from examples import (cli, determinism, exporting, plotting, training,
+                      vae_model)
 
 ESTIMATORS = ("straight_through", "gumbel_rao", "reinmax")
 
@@ -100,6 +102,10 @@ def build_parser():
         "examples: a quick end-to-end check (options given still apply)")
     add("--verbose", type=int, choices=(0, 1, 2), default=1,
         help="Keras fit verbosity (1: progress bar)")
+    add("--deterministic", action="store_true",
+        help="turn on the backend's deterministic kernels (TensorFlow's "
+        "enable_op_determinism); the CPU run is repeatable without it, a "
+        "GPU run may not be")
     return parser
 
 
@@ -165,11 +171,15 @@ def run(args, dataset, data, out_dir):
     Returns:
       The metrics written to `out_dir/metrics.json`.
     """
+    deterministic = (determinism.enable_op_determinism()
+                     if args.deterministic else None)
     vae, history, seconds = train(args, data, out_dir)
     metrics = {
         "dataset": dataset,
         "estimator": estimator_name(args),
         "backend": keras.backend.backend(),
+        "environment": determinism.environment(),
+        "deterministic": deterministic,
         **vae_model.evaluate_vae(vae, data),
         "epochs": len(history["loss"]),
         "train_seconds": round(seconds, 2),

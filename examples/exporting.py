@@ -42,15 +42,20 @@ def export_saved_model(model, path, tf, input_name, output_name):
 
     The `serve` endpoint (also `serving_default`) takes `input_name` and
     returns `{output_name: ...}`, so `saved_model_cli show --all` explains
-    itself. The batch dimension is dynamic.
+    itself. The batch dimension is dynamic. On JAX (through `jax2tf`) the
+    endpoint is exported without gradients: serving needs none, and a
+    SavedModel with `jax2tf`'s gradient functions warns at every load
+    ("Importing a function ... with ops with unsaved custom gradients").
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32,
                          name=input_name)
+    options = ({"jax2tf_kwargs": {"with_gradient": False}}
+               if keras.backend.backend() == "jax" else {})
     archive.add_endpoint("serve",
                          lambda x: {output_name: model(x, training=False)},
-                         input_signature=[spec])
+                         input_signature=[spec], **options)
     archive.write_out(path, verbose=False)
     return path
 

@@ -84,6 +84,29 @@ def test_smoke_run_metrics_json(smoke_run):
     assert metrics["estimator"] == "relaxed (Gumbel-Softmax)"
     assert "estimator" not in metrics["settings"]
     assert "estimator_samples" not in metrics["settings"]
+    # Issue 23: what the numbers depend on is recorded with them.
+    environment = metrics["environment"]
+    assert environment["backend"] == "tensorflow"
+    assert environment["keras"] == keras.__version__
+    assert environment["backend_version"] and environment["numpy"]
+    assert metrics["deterministic"] is None
+
+
+def test_deterministic_flag_changes_no_number_on_the_cpu(smoke_run,
+                                                         tmp_path):
+    # In a subprocess: op determinism stays on for the rest of a process.
+    # On the CPU the run is repeatable without it (docs/example_vae.md), so
+    # it must give the smoke run's numbers to the last digit.
+    done = _run("-m", "examples.categorical_vae", "--smoke", "--verbose",
+                "0", "--deterministic", "--output-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours = json.loads((tmp_path / "metrics.json").read_text())
+    theirs = json.loads((smoke_run / "metrics.json").read_text())
+    assert ours["deterministic"] == (
+        "tf.config.experimental.enable_op_determinism()")
+    for key in ("train_neg_elbo", "valid_neg_elbo", "test_neg_elbo",
+                "test_neg_elbo_relaxed", "history"):
+        assert ours[key] == theirs[key], key
 
 
 def _event_tags(folder):
