@@ -289,3 +289,23 @@ def check_broadcast(x, name, other, other_name):
             raise ValueError(invalid(
                 name, f"a tensor whose shape broadcasts with the shape of "
                 f"`{other_name}`, {other_shape}", f"<tensor of shape {shape}>"))
+
+
+def convert_square_matrices(x, name="log_alpha"):
+    """Converts `x` to a float tensor `[..., n, n]` (rank >= 2, square).
+
+    The last two dimensions must be equal where both are static; `n` itself
+    may be unknown in a TensorFlow graph.
+    """
+    x = convert_float_tensor(x, name)
+    rank = known_rank(x, name, 2)
+    if rank < 2:
+        raise ValueError(invalid(
+            name, "a tensor of rank >= 2 (square matrices in the last two "
+            "axes)", f"<tensor of shape {tuple(x.shape)}>"))
+    rows, columns = x.shape[-2], x.shape[-1]
+    if rows is not None and columns is not None and rows != columns:
+        raise ValueError(invalid(
+            name, "square matrices in the last two axes ([..., n, n])",
+            f"<tensor of shape {tuple(x.shape)}>"))
+    return x

@@ -20,6 +20,11 @@ and gives the route that works: save the model as a `.keras` file, reload
 it under TensorFlow and export there. It never writes an artifact that
 fails when it is loaded or called. `exporting_to` selects the runtime noise
 for conversions written by hand. See docs/export.md.
+
+`GumbelSinkhorn`'s "matching" mode runs the assignment's loops in the
+graph: SavedModel, ONNX (`Loop`) and LiteRT (`WHILE`) from TensorFlow and
+the SavedModel from JAX carry them; from PyTorch the ONNX exporter would
+trace them for one input (or fail), so `export` refuses that mode there.
 """
 
 import contextlib
@@ -112,7 +117,8 @@ def export(model, filepath, format="tf_saved_model", verbose=None,
         `"tf_saved_model"`, `"litert"`); or a layer has
         `inference_mode="sample"` off TensorFlow; or, in a SavedModel from
         JAX, the model has a `GumbelTopK` layer (its SavedModel would fail
-        when called). The message names the format or the layer and its
+        when called); or, in ONNX from PyTorch, a `GumbelSinkhorn` layer has
+        `inference_mode="matching"` (a loop its exporter cannot write). The message names the format or the layer and its
         mode, and gives the route that works.
     """
     if format not in FORMATS:
@@ -139,6 +145,8 @@ def _check_served(model, format):
             f"backend: {reason}. {_ROUTE}")
     if backend.NAME == "jax" and format == "tf_saved_model":
         _check_no_top_k(model)
+    if backend.NAME == "torch":
+        _check_no_matching(model, format)
     _check_deterministic(model, format)
 
 
@@ -201,6 +209,27 @@ def _check_no_top_k(model):
             f"SavedModel would fail when called. From this backend, "
             f"format='tf_saved_model' serves none of GumbelTopK's inference "
             f"modes {list(GumbelTopK.INFERENCE_MODES)}. {_ROUTE}")
+
+
+def _check_no_matching(model, format):
+    """Raises if a `GumbelSinkhorn` layer serves "matching" (from torch).
+
+    The exact matching is a data-dependent loop: PyTorch's exporter traces
+    Python loops for the example input (or fails), so an artifact would
+    hold a fixed number of steps and be wrong for other inputs.
+    """
+    from keras_gumbel.layers.gumbel_sinkhorn import GumbelSinkhorn
+
+    for layer in find_layers(model):
+        if (isinstance(layer, GumbelSinkhorn)
+                and layer.inference_mode == "matching"):
+            raise ValueError(
+                f"Cannot export layer '{layer.name}' (GumbelSinkhorn) with "
+                f"inference_mode='matching' to format='{format}' from the "
+                f"torch backend: the exact matching is a data-dependent "
+                f"loop, which PyTorch's exporter cannot write into the "
+                f"graph. From this backend, format='{format}' serves "
+                f"inference_mode='sinkhorn'. {_ROUTE}")
 
 
 def _check_deterministic(model, format):

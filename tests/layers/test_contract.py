@@ -74,6 +74,11 @@ CASES = {
               "temperature": 0.5, "l0_penalty": 0.1, "seed": 2}, (4, 6),
              own_weights=1),
     ],
+    "GumbelSinkhorn": [
+        Case({"temperature": 0.5, "n_iters": 5, "seed": 1}, (4, 5, 5)),
+        Case({"hard": True, "n_iters": 5, "inference_mode": "sinkhorn",
+              "learn_temperature": True, "seed": 2}, (4, 5, 5)),
+    ],
     "GumbelVectorQuantizer": [
         Case({"num_groups": 2, "num_vars": 8, "codevector_dim": 12,
               "seed": 1}, (4, 5, 16), (4, 5, 12), own_weights=3),
