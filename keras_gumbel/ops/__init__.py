@@ -14,10 +14,10 @@ from keras_gumbel.ops.gumbel_softmax import (ESTIMATORS, gumbel_softmax,
                                              gumbel_softmax_log_prob)
 from keras_gumbel.ops.hard_concrete import hard_concrete, hard_concrete_l0
 from keras_gumbel.ops.kl import categorical_kl_uniform
+from keras_gumbel.ops.log_space import (log_gumbel_softmax,
                                         log_gumbel_softmax_log_prob,
                                         logit_relaxed_bernoulli,
                                         logit_relaxed_bernoulli_log_prob)
-from keras_gumbel.ops.log_space import (log_gumbel_softmax,
 from keras_gumbel.ops.matching import matching
 from keras_gumbel.ops.relaxed_bernoulli import (relaxed_bernoulli,
                                                 relaxed_bernoulli_log_prob)
