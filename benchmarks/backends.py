@@ -3,15 +3,17 @@
 Keras fixes its backend per process, so each backend is timed in its own
 process; within one process every candidate runs in alternation (every
 round calls each candidate once per shape, in turn) and the figures are
-medians over the rounds. Timed: forward + backward, the gradient of
+medians over the rounds (`benchmarks/_timing.py`; the candidates are
+`benchmarks/_candidates.py`'s, shared with `benchmarks.ops`). Timed: forward + backward, the gradient of
 `sum(y * w)` w.r.t. the logits (`w` fixed), relaxed and hard
 (straight-through), float32, tau = 0.5, the shapes of `benchmarks.ops`.
 
 - JAX: `ours` is `keras_gumbel.ops.gumbel_softmax` under `jax.jit`, the seed
   (a JAX key) an argument that changes on every call; `floor` is the least a
   sampler can do: `jax.random.uniform` + `jax.nn.softmax` under `jax.jit`.
-- torch: `ours` eager against `torch.nn.functional.gumbel_softmax` (eager,
-  `hard=` as ours), both with torch's default threads.
+- torch: `ours` eager (a fresh int64 seed tensor per call) against
+  `torch.nn.functional.gumbel_softmax` (eager, `hard=` as ours), both with
+  torch's default threads.
 - TensorFlow: `ours` in `tf.function` ("graph") and with `jit_compile=True`
   ("xla"), as in `benchmarks.ops`, so JAX can be read against it.
 
@@ -30,113 +32,38 @@ if __name__ == "__main__" and not __package__:
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
-SHAPES = ((4096, 1024), (65536, 16), (64, 32768))
-TAU = 0.5
+from benchmarks import _candidates, _timing
+from benchmarks._candidates import SHAPES
+
 BACKENDS = ("tensorflow", "jax", "torch")
+# What each backend times (fwd+bwd): (mode, sampler) -> the column's name.
+COLUMNS = {
+    "jax": {(None, "ours"): "ours", (None, "ours_hard"): "ours_hard",
+            (None, "floor"): "floor"},
+    "torch": {("eager", "ours"): "ours", ("eager", "ours_hard"): "ours_hard",
+              ("eager", "torch"): "torch",
+              ("eager", "torch_hard"): "torch_hard"},
+    "tensorflow": {(m, n): f"{n} {m}" for n in ("ours", "ours_hard")
+                   for m in ("graph", "xla")},
+}
 
 
-def _jax_candidates(shape):
-    import jax
-    import jax.numpy as jnp
+def _tensors(backend, shape):
+    x, w = _candidates.data(shape)
+    if backend == "jax":
+        import jax.numpy as jnp
 
-    import keras_gumbel as kg
+        return jnp.asarray(x), jnp.asarray(w)
+    if backend == "torch":
+        import torch
 
-    rng = jax.random.PRNGKey(0)
-    x = jax.random.normal(rng, shape) * 2.0
-    w = jax.random.normal(jax.random.PRNGKey(1), shape)
-
-    def grad_of(sample):
-        loss = lambda x, key: jnp.sum(sample(x, key) * w)  # noqa: E731
-        return jax.jit(jax.grad(loss))
-
-    floor = grad_of(lambda x, key: jax.nn.softmax(
-        x + jax.random.uniform(key, shape)))
-    ours = grad_of(lambda x, key: kg.ops.gumbel_softmax(x, TAU, seed=key))
-    hard = grad_of(lambda x, key: kg.ops.gumbel_softmax(x, TAU, hard=True,
-                                                        seed=key))
-    keys = iter(range(1, 10**9))
-
-    def call(fn):
-        return lambda: fn(x, jnp.array([next(keys), 7], jnp.uint32))
-
-    return {"ours": call(ours), "ours_hard": call(hard),
-            "floor": call(floor)}, lambda out: out.block_until_ready()
-
-
-def _torch_candidates(shape):
-    import torch
-
-    import keras_gumbel as kg
-
-    gen = torch.Generator().manual_seed(0)
-    x = (torch.randn(shape, generator=gen) * 2.0).requires_grad_(True)
-    w = torch.randn(shape, generator=gen)
-    f = torch.nn.functional.gumbel_softmax
-
-    def grad_of(sample):
-        def fn():
-            (grad,) = torch.autograd.grad((sample(x) * w).sum(), x)
-            return grad
-        return fn
-
-    return {
-        "ours": grad_of(lambda v: kg.ops.gumbel_softmax(v, TAU)),
-        "ours_hard": grad_of(lambda v: kg.ops.gumbel_softmax(v, TAU,
-                                                             hard=True)),
-        "torch": grad_of(lambda v: f(v, tau=TAU)),
-        "torch_hard": grad_of(lambda v: f(v, tau=TAU, hard=True)),
-    }, lambda out: out
-
-
-def _tf_candidates(shape):
-    import numpy as np
+        return torch.from_numpy(x), torch.from_numpy(w)
     import tensorflow as tf
 
-    import keras_gumbel as kg
-
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=shape).astype(np.float32) * 2.0)
-    w = tf.constant(rng.normal(size=shape).astype(np.float32))
-    counter = iter(range(1, 10**9))
-
-    def grad_of(hard, xla):
-        def fn(s):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = kg.ops.gumbel_softmax(x, TAU, hard=hard, seed=s)
-                loss = tf.reduce_sum(y * w)
-            return tape.gradient(loss, x)
-        fn = tf.function(fn, jit_compile=xla, autograph=False)
-        return lambda: fn(tf.constant([next(counter), 7], tf.int64))
-
-    return {"ours graph": grad_of(False, False),
-            "ours_hard graph": grad_of(True, False),
-            "ours xla": grad_of(False, True),
-            "ours_hard xla": grad_of(True, True)}, lambda out: out.numpy()
-
-
-def _median_times(cands, ready, rounds, min_block):
-    def block(fn, n):
-        start = time.perf_counter()
-        for _ in range(n):
-            out = fn()
-        ready(out)
-        return (time.perf_counter() - start) / n
-
-    reps = {}
-    for name, fn in cands.items():
-        block(fn, 2)  # trace and compile
-        reps[name] = max(1, int(min_block / max(block(fn, 2), 1e-6)))
-    times = {name: [] for name in cands}
-    for _ in range(rounds):
-        for name, fn in cands.items():
-            times[name].append(block(fn, reps[name]))
-    return {name: statistics.median(v) for name, v in times.items()}
+    return tf.constant(x), tf.constant(w)
 
 
 def run_backend(rounds, min_block):
@@ -144,13 +71,17 @@ def run_backend(rounds, min_block):
     import keras
 
     backend = keras.backend.backend()
-    make = {"jax": _jax_candidates, "torch": _torch_candidates,
-            "tensorflow": _tf_candidates}[backend]
+    samplers = _candidates.gumbel_softmax_samplers(backend)
     results = {}
     for shape in SHAPES:
-        cands, ready = make(shape)
-        results["x".join(map(str, shape))] = _median_times(
-            cands, ready, rounds, min_block)
+        x, w = _tensors(backend, shape)
+        cands = {column: _candidates.make_pass(backend, samplers[name], x, w,
+                                               True, mode)
+                 for (mode, name), column in COLUMNS[backend].items()}
+        timings = _timing.measure(cands, rounds, min_block,
+                                  inputs=_candidates.seed_inputs(backend))
+        results["x".join(map(str, shape))] = {
+            name: t.wall for name, t in timings.items()}
     return results
 
 

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import _timing
 from keras_gumbel.ops import gumbel_softmax
 
 PROBS = np.array([0.1, 0.2, 0.3, 0.4])
@@ -99,26 +100,24 @@ def bias_variance_table():
 
 
 def timing_table():
-    """Round-robin timing: every round runs each estimator once, so load
-    changes on a shared machine hit all of them alike; medians quoted."""
-    steps = [gradient_step(estimator, samples, 1.0, False)
-             for estimator, samples in ESTIMATORS]
-    for step in steps:
-        step(tf.constant([0, 0], tf.int64)).numpy()  # compile
-    times = [[] for _ in steps]
-    for run in range(TIMED_RUNS):
-        for step, record in zip(steps, times):
-            start = time.perf_counter()
-            step(tf.constant([3, run], tf.int64)).numpy()
-            record.append(time.perf_counter() - start)
+    """Interleaved timing (`benchmarks/_timing.py`): every round runs each
+    estimator once, so load changes on a shared machine hit all of them
+    alike; medians quoted."""
+    steps = {(estimator, samples): gradient_step(estimator, samples, 1.0,
+                                                 False)
+             for estimator, samples in ESTIMATORS}
+    seeds = iter(range(10**9))
+    times = _timing.measure(
+        steps, TIMED_RUNS, calls=1, warmup=1,
+        inputs=lambda n: [(tf.constant([3, next(seeds)], tf.int64),)
+                          for _ in range(n)])
     print()
     print(f"Time of one compiled gradient step (tf.function) over a [{N}, 4] "
-          f"batch, median of {TIMED_RUNS} round-robin runs\n")
+          f"batch, median of {TIMED_RUNS} interleaved runs\n")
     print("| estimator | ms / step |")
     print("| --- | --- |")
-    for (estimator, samples), record in zip(ESTIMATORS, times):
-        print(f"| {label(estimator, samples)} | "
-              f"{1e3 * np.median(record):.1f} |")
+    for (estimator, samples), t in times.items():
+        print(f"| {label(estimator, samples)} | {1e3 * t.wall:.1f} |")
 
 
 def poly_loss(theta):
@@ -153,10 +152,8 @@ def poly_train(estimator, samples, tau, runs, seed=0):
         optimizer.apply_gradients([(tape.gradient(loss, theta), theta)])
 
     step()  # compiles
-    start = time.perf_counter()
-    for _ in range(POLY_STEPS - 1):
-        step()
-    seconds = (time.perf_counter() - start) / (POLY_STEPS - 1)
+    seconds = _timing.time_block(step, POLY_STEPS - 1,
+                                 sync_fn=lambda _: theta.numpy())[0]
     return poly_loss(theta).numpy(), seconds
 
 

@@ -35,7 +35,6 @@ import os
 import platform
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -43,6 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gumbel as kg  # noqa: E402
+from benchmarks import _timing  # noqa: E402
 
 INPUT_DIM, HIDDEN, LATENT, CATEGORIES = 784, (512, 256), 20, 10
 BATCHES = (1, 256)
@@ -130,23 +130,14 @@ def time_all(run, inputs, rounds, warmup, calls):
     """Per-call seconds `{(fmt, batch): [t, ...]}`, candidates alternating.
 
     Each round gives each candidate one untimed call (so that its runtime's
-    threads are awake, as in a server under load), then `calls` timed ones.
+    threads are awake, as in a server under load), then `calls` timed ones
+    (`benchmarks/_timing.py`, blocks of one call).
     """
-    for _ in range(warmup):
-        for batch, x in inputs.items():
-            for fmt in FORMATS:
-                run[fmt][batch](x)
-    times = {(fmt, batch): [] for fmt in FORMATS for batch in inputs}
-    for _ in range(rounds):
-        for batch, x in inputs.items():
-            for fmt in FORMATS:
-                fn = run[fmt][batch]
-                fn(x)
-                for _ in range(calls):
-                    start = time.perf_counter()
-                    fn(x)
-                    times[fmt, batch].append(time.perf_counter() - start)
-    return times
+    cands = {(fmt, batch): (lambda fn=run[fmt][batch], x=x: fn(x))
+             for batch, x in inputs.items() for fmt in FORMATS}
+    timings = _timing.measure(cands, rounds, calls=1, repeat=calls,
+                              warmup=warmup, warm_calls=1)
+    return {key: t.walls for key, t in timings.items()}
 
 
 def quantile(values, q):

@@ -34,99 +34,42 @@ if __name__ == "__main__" and not __package__:
 import argparse
 import os
 import platform
-import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras_gumbel.ops as kops  # noqa: E402
+from benchmarks import _candidates, _timing  # noqa: E402
+from benchmarks._candidates import SHAPES, TAU  # noqa: E402
 
 # Each candidate is its own tf.function, traced once: silence the retracing
 # warning that counts them together.
 tf.get_logger().setLevel("ERROR")
 
-SHAPES = ((4096, 1024), (65536, 16), (64, 32768))
-TAU = 0.5
 MODES = ("graph", "xla")
 
 
-def _tf_candidates(shape, mode, use_tfp):
-    """Returns {(name, pass): callable(seed) -> tensor} for one shape/mode."""
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=shape).astype(np.float32) * 2.0)
-    w = tf.constant(rng.normal(size=shape).astype(np.float32))
-    samplers = {
-        "ours": lambda s: kops.gumbel_softmax(x, TAU, seed=s),
-        "ours_hard": lambda s: kops.gumbel_softmax(x, TAU, hard=True, seed=s),
-        "floor": lambda s: tf.nn.softmax(
-            x + tf.random.stateless_uniform(shape, s, alg="philox")),
-    }
-    if use_tfp:
-        import tensorflow_probability as tfp
+def _candidates_of(shape, use_tfp, use_torch):
+    """`{(mode, name, pass): fn(seed)}` for one shape."""
+    x, w = (tf.constant(v) for v in _candidates.data(shape))
+    cands = {}
+    samplers = _candidates.gumbel_softmax_samplers("tensorflow", use_tfp)
+    for mode in MODES:
+        for name, sample in samplers.items():
+            for p in ("fwd", "fwd+bwd"):
+                cands[(mode, name, p)] = _candidates.make_pass(
+                    "tensorflow", sample, x, w, p == "fwd+bwd", mode)
+    if use_torch:
+        import torch
 
-        def tfp_sample(s):
-            dist = tfp.distributions.RelaxedOneHotCategorical(TAU, logits=x)
-            return dist.sample(seed=tf.cast(s, tf.int32))
-
-        samplers["tfp"] = tfp_sample
-
-    def make(sample, backward):
-        def fn(s):
-            if not backward:
-                return sample(s)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = sample(s)  # The samplers close over the watched `x`.
-                loss = tf.reduce_sum(y * w)
-            return tape.gradient(loss, x)
-
-        return tf.function(fn, jit_compile=(mode == "xla"), autograph=False)
-
-    out = {}
-    for name, sample in samplers.items():
-        out[(name, "fwd")] = make(sample, False)
-        out[(name, "fwd+bwd")] = make(sample, True)
-    return out
-
-
-def _torch_candidates(shape):
-    import torch
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(shape, generator=gen) * 2.0
-    xg = x.clone().requires_grad_(True)
-    w = torch.randn(shape, generator=gen)
-    f = torch.nn.functional.gumbel_softmax
-
-    def fwd(hard):
-        def fn(_):
-            with torch.no_grad():
-                return f(x, tau=TAU, hard=hard)
-        return fn
-
-    def fwd_bwd(hard):
-        def fn(_):
-            y = f(xg, tau=TAU, hard=hard)
-            (grad,) = torch.autograd.grad((y * w).sum(), xg)
-            return grad
-        return fn
-
-    return {("torch", "fwd"): fwd(False), ("torch", "fwd+bwd"): fwd_bwd(False),
-            ("torch_hard", "fwd"): fwd(True),
-            ("torch_hard", "fwd+bwd"): fwd_bwd(True)}
-
-
-def _block(fn, seeds):
-    """Wall and process CPU seconds per call over len(seeds) calls."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    for s in seeds:
-        out = fn(s)
-    np.asarray(out)  # TF and torch CPU results are ready once converted.
-    n = len(seeds)
-    return ((time.perf_counter() - wall) / n, (time.process_time() - cpu) / n)
+        xt, wt = (torch.from_numpy(v) for v in _candidates.data(shape))
+        samplers = _candidates.gumbel_softmax_samplers("torch")
+        for name in ("torch", "torch_hard"):
+            for p in ("fwd", "fwd+bwd"):
+                cands[("eager", name, p)] = _candidates.make_pass(
+                    "torch", samplers[name], xt, wt, p == "fwd+bwd", "eager")
+    return cands
 
 
 def bench_shape(shape, rounds, min_block, use_tfp, use_torch):
@@ -136,40 +79,16 @@ def bench_shape(shape, rounds, min_block, use_tfp, use_torch):
     to TF, whose XLA code for that choice on CPU is far slower than Philox):
     it is timed on one call after the compiling call, outside the rounds.
     """
-    cands = {}
-    for mode in MODES:
-        for key, fn in _tf_candidates(shape, mode, use_tfp).items():
-            cands[(mode,) + key] = fn
-    if use_torch:
-        for key, fn in _torch_candidates(shape).items():
-            cands[("eager",) + key] = fn
-    counter = [0]
-
-    def seeds(n):
-        out = []
-        for _ in range(n):
-            counter[0] += 1
-            out.append(tf.constant([counter[0], 12345], tf.int64))
-        return out
-
+    cands = _candidates_of(shape, use_tfp, use_torch)
+    seeds = _candidates.seed_inputs("tensorflow")
     medians = {}
     for key in [k for k in cands if k[:2] == ("xla", "tfp")]:
         fn = cands.pop(key)
-        _block(fn, seeds(1))
-        medians[key] = _block(fn, seeds(1))
-    # Warm up (traces and compiles), then size each block to ~min_block s.
-    reps = {}
-    for key, fn in cands.items():
-        _block(fn, seeds(2))
-        per_call = _block(fn, seeds(2))[0]
-        reps[key] = max(1, int(min_block / max(per_call, 1e-6)))
-    times = {key: [] for key in cands}
-    for _ in range(rounds):
-        for key, fn in cands.items():
-            times[key].append(_block(fn, seeds(reps[key])))
-    for key, v in times.items():
-        medians[key] = (statistics.median(t[0] for t in v),
-                        statistics.median(t[1] for t in v))
+        _timing.time_block(fn, 1, seeds)
+        medians[key] = _timing.time_block(fn, 1, seeds)
+    timings = _timing.measure(cands, rounds, min_block, inputs=seeds)
+    for key, t in timings.items():
+        medians[key] = (t.wall, t.cpu)
     return medians
 
 
@@ -182,30 +101,48 @@ def _cell(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def report(all_results, shapes, metric):
-    """Prints the table of medians (ms) and the ratios for one metric."""
-    index = {"wall": 0, "cpu": 1}[metric]
-    results = {shape: {k: v[index] for k, v in r.items()}
-               for shape, r in all_results.items()}
+NAMES = ("ours", "ours_hard", "tfp", "torch", "torch_hard", "floor")
+
+
+def _medians_table(results, shapes, metric):
+    """Prints the medians (ms) of every candidate, one row per shape/pass."""
     names = sorted({k[1] for r in results.values() for k in r},
-                   key=["ours", "ours_hard", "tfp", "torch", "torch_hard",
-                        "floor"].index)
+                   key=NAMES.index)
+    tf_names = [n for n in names if not n.startswith("torch")]
+    torch_names = [n for n in names if n.startswith("torch")]
     print(f"\n### Median {metric} ms per call (float32, tau={TAU})\n")
     header = "| shape | pass | " + " | ".join(
-        f"{n} {m}" if not n.startswith("torch") else n
-        for m in MODES for n in names if not n.startswith("torch"))
-    torch_names = [n for n in names if n.startswith("torch")]
+        f"{n} {m}" for m in MODES for n in tf_names)
     header += "".join(f" | {n}" for n in torch_names) + " |"
     print(header)
     print("|" + " --- |" * (header.count("|") - 1))
     for shape in shapes:
         r = results[shape]
         for p in ("fwd", "fwd+bwd"):
-            cells = [f"{r[(m, n, p)] * 1e3:.2f}" for m in MODES for n in names
-                     if not n.startswith("torch") and (m, n, p) in r]
+            cells = [f"{r[(m, n, p)] * 1e3:.2f}" for m in MODES
+                     for n in tf_names if (m, n, p) in r]
             cells += [f"{r[('eager', n, p)] * 1e3:.2f}" for n in torch_names]
             print(f"| {shape[0]}x{shape[1]} | {p} | " + " | ".join(cells)
                   + " |")
+
+
+def _ratios(r, p, m):
+    """The ratios of one shape, pass and TF mode (None: did not run)."""
+    g = r.get
+    return {
+        "torch/ours": _ratio(g(("eager", "torch", p)), g((m, "ours", p))),
+        "torch_hard/ours_hard": _ratio(g(("eager", "torch_hard", p)),
+                                       g((m, "ours_hard", p))),
+        "tfp/ours": _ratio(g((m, "tfp", p)), g((m, "ours", p))),
+        "ours/floor": _ratio(g((m, "ours", p)), g((m, "floor", p))),
+        "ours_hard/floor": _ratio(g((m, "ours_hard", p)), g((m, "floor", p))),
+        "ours xla/graph": _ratio(g(("xla", "ours", p)),
+                                 g(("graph", "ours", p))),
+    }
+
+
+def _ratios_table(results, shapes):
+    """Prints the ratios; returns the worst of each over the shapes."""
     print("\nRatios (> 1 means ours is faster; 'floor' and 'xla/graph' are "
           "time ratios, < 1 is better)\n")
     print("| shape | pass | mode | torch/ours | torch_hard/ours_hard | "
@@ -213,33 +150,27 @@ def report(all_results, shapes, metric):
     print("|" + " --- |" * 9)
     worst = {}
     for shape in shapes:
-        r = results[shape]
         for p in ("fwd", "fwd+bwd"):
             for m in MODES:
-                g = r.get
-                row = {
-                    "torch/ours": _ratio(g(("eager", "torch", p)),
-                                         g((m, "ours", p))),
-                    "torch_hard/ours_hard": _ratio(
-                        g(("eager", "torch_hard", p)), g((m, "ours_hard", p))),
-                    "tfp/ours": _ratio(g((m, "tfp", p)), g((m, "ours", p))),
-                    "ours/floor": _ratio(g((m, "ours", p)), g((m, "floor", p))),
-                    "ours_hard/floor": _ratio(g((m, "ours_hard", p)),
-                                              g((m, "floor", p))),
-                    "ours xla/graph": _ratio(g(("xla", "ours", p)),
-                                             g(("graph", "ours", p))),
-                }
+                row = _ratios(results[shape], p, m)
                 print(f"| {shape[0]}x{shape[1]} | {p} | {m} | "
                       + " | ".join(_cell(v) for v in row.values()) + " |")
                 for k, v in row.items():
-                    if v is None:
-                        continue
-                    bigger_is_better = "/ours" in k
-                    key = (p, m, k)
-                    old = worst.get(key)
-                    if old is None or (v < old if bigger_is_better
-                                       else v > old):
-                        worst[key] = v
+                    old = worst.get((p, m, k))
+                    # "x/ours": bigger is better; the time ratios: smaller.
+                    if v is not None and (old is None or (
+                            v < old if "/ours" in k else v > old)):
+                        worst[(p, m, k)] = v
+    return worst
+
+
+def report(all_results, shapes, metric):
+    """Prints the table of medians (ms) and the ratios for one metric."""
+    index = {"wall": 0, "cpu": 1}[metric]
+    results = {shape: {k: v[index] for k, v in r.items()}
+               for shape, r in all_results.items()}
+    _medians_table(results, shapes, metric)
+    worst = _ratios_table(results, shapes)
     print(f"\nWorst case over the shapes ({metric}, fwd+bwd):")
     for (p, m, k), v in worst.items():
         if p == "fwd+bwd":

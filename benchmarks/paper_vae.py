@@ -8,7 +8,7 @@ the test negative ELBO (nats; one exact categorical sample per test image)
 for the Gumbel-Softmax estimator (paper: 101.5) and the straight-through
 Gumbel-Softmax estimator (paper: 107.8). The model, training loop and
 evaluation are those of `python -m examples.categorical_vae`
-(`examples/common.py`).
+(`examples/vae_model.py`, `examples/training.py`).
 
 The data is not downloaded: `--data-dir` is the `binarized_mnist.npz` file,
 or a folder with it or with the `binarized_mnist_{train,valid,test}.amat`
@@ -29,7 +29,7 @@ import os
 import sys
 import time
 
-from examples import common
+from examples import cli, training, vae_model
 
 PAPER = {"gs": ("Gumbel-Softmax", False, 101.5),
          "st": ("ST Gumbel-Softmax", True, 107.8)}
@@ -42,15 +42,15 @@ def parse_args(argv=None):
     add("--data-dir", required=True,
         help="the binarized_mnist.npz file, or a folder with it or "
         "with the .amat files")
-    add("--epochs", type=common.positive_int, default=250)
+    add("--epochs", type=cli.positive_int, default=250)
     add("--rows", nargs="+", choices=sorted(PAPER), default=["gs", "st"],
         help="gs: Gumbel-Softmax, st: straight-through (both)")
-    add("--anneal-rate", type=common.non_negative_float,
+    add("--anneal-rate", type=cli.non_negative_float,
         default=1e-4, help="r (1e-4; the paper tried 1e-5 and 1e-4)")
-    add("--anneal-every", type=common.positive_int, default=500,
+    add("--anneal-every", type=cli.positive_int, default=500,
         help="N (500; the paper tried 500 and 1000)")
     add("--seed", type=int, default=0)
-    add("--max-minutes", type=common.positive_float,
+    add("--max-minutes", type=cli.positive_float,
         help="stop training a row after this many minutes (after the "
         "running epoch); the epochs done are reported")
     add("--output-dir", default=os.path.join("outputs", "paper_vae"),
@@ -76,16 +76,16 @@ def run_row(row, data, args):
 
     name, hard, paper = PAPER[row]
     keras.utils.set_random_seed(args.seed)
-    vae = common.build_vae(784, 20, 10, (512, 256), hard=hard,
+    vae = vae_model.build_vae(784, 20, 10, (512, 256), hard=hard,
                               seed=args.seed)
-    history, seconds = common.train_vae(
+    history, seconds = training.train_vae(
         vae, data["train"], data["valid"], args.epochs, batch_size=100,
         learning_rate=1e-3, anneal_rate=args.anneal_rate,
         anneal_every=args.anneal_every, min_temperature=0.5,
         verbose=args.verbose, callbacks=[TimeLimit()])
     result = {
         "row": name, "paper_test_neg_elbo": paper,
-        **common.evaluate_vae(vae, data),
+        **vae_model.evaluate_vae(vae, data),
         "epochs": len(history.history["loss"]),
         "train_minutes": round(seconds / 60, 1),
         "settings": {"anneal_rate": args.anneal_rate,
@@ -101,8 +101,8 @@ def run_row(row, data, args):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        _, data = common.load_splits(args.data_dir)
-        common.prepare_output_dir(args.output_dir)
+        _, data = cli.load_splits(args.data_dir)
+        cli.prepare_output_dir(args.output_dir)
     except ValueError as err:
         print(f"python -m benchmarks.paper_vae: error: {err}",
               file=sys.stderr)

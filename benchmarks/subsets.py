@@ -15,8 +15,9 @@ gradient of `sum(y * w)` w.r.t. the logits, `w` fixed) of:
 Each candidate is compiled the backend's way (TensorFlow: `tf.function`,
 also with `jit_compile=True`; JAX: `jax.jit`; PyTorch: eager). The seed is a
 tensor argument that changes on every call. In one process and in
-alternation (every round times every candidate once per shape, in turn, for
-at least `--min-block` seconds), the figures are medians over the rounds.
+alternation (every round times every candidate once per shape, in turn, a
+block of about `--min-block` seconds; `benchmarks/_timing.py`), the figures
+are medians over the rounds.
 
 Usage:
   python -m benchmarks.subsets            # KERAS_BACKEND picks the backend
@@ -26,14 +27,13 @@ Usage:
 import argparse
 import os
 import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks import _timing  # noqa: E402
 from keras_gumbel.ops import (gumbel_softmax, gumbel_top_k,  # noqa: E402
                               relaxed_top_k)
 
@@ -70,7 +70,8 @@ def _candidates(k):
 
 
 def _compile(fn, x, w, backward, mode):
-    """Returns `run(seed)`, one forward (+ backward) pass, synchronised."""
+    """Returns `run(seed)`, one forward (+ backward) pass (not waited for:
+    `_timing` syncs the last result of a block)."""
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
@@ -88,7 +89,7 @@ def _compile(fn, x, w, backward, mode):
                 loss = tf.reduce_sum(fn(x, seed) * w)
             return tape.gradient(loss, x)
 
-        return lambda seed: step(tf.constant(seed)).numpy()
+        return step
     if BACKEND == "jax":
         import jax
         import jax.numpy as jnp
@@ -98,13 +99,12 @@ def _compile(fn, x, w, backward, mode):
             step = jax.jit(jax.grad(lambda x, s: jnp.sum(fn(x, s) * w)))
         else:
             step = jax.jit(fn)
-        return lambda seed: step(x, jnp.asarray(seed)).block_until_ready()
+        return lambda seed: step(x, seed)
     import torch
 
     x, w = torch.tensor(x), torch.tensor(w)
 
     def run(seed):
-        seed = torch.tensor(seed)
         if not backward:
             with torch.no_grad():
                 return fn(x, seed)
@@ -115,15 +115,27 @@ def _compile(fn, x, w, backward, mode):
     return run
 
 
-def _time_block(run, seeds, min_block):
-    """Mean seconds per call over a block of at least `min_block` seconds."""
-    calls, start = 0, time.perf_counter()
-    while True:
-        run(next(seeds))
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_block:
-            return elapsed / calls
+def _seed_inputs():
+    """`inputs(n)` for `_timing`: fresh int32 seed tensors, made off the
+    clock."""
+    counter = iter(range(1, 10**9))
+    return lambda n: [(keras.ops.convert_to_tensor(
+        np.array([7, next(counter)], "int32")),) for _ in range(n)]
+
+
+def bench_case(batch, n, k, modes, rounds, min_block, rng):
+    """Median ms per call of every (mode, name, pass) on one case."""
+    x = (2.0 * rng.normal(size=(batch, n))).astype("float32")
+    w = rng.normal(size=(batch, n)).astype("float32")
+    runs = {}
+    for mode in modes:
+        for name, (fn, differentiable) in _candidates(k).items():
+            passes = ("fwd", "fwd+bwd") if differentiable else ("fwd",)
+            for which in passes:
+                runs[(mode, name, which)] = _compile(
+                    fn, x, w, which == "fwd+bwd", mode)
+    times = _timing.measure(runs, rounds, min_block, inputs=_seed_inputs())
+    return {key: 1e3 * t.wall for key, t in times.items()}
 
 
 def main(argv=None):
@@ -147,31 +159,15 @@ def main(argv=None):
           f"{platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at start; tau={TAU}; medians of "
           f"{rounds} alternating rounds, ms per call")
-    counter = iter(range(1, 10**9))
-    seeds = (np.array([7, next(counter)], "int32") for _ in iter(int, 1))
     rng = np.random.default_rng(0)
     results = {}
     for batch, n, k in CASES:
-        x = (2.0 * rng.normal(size=(batch, n))).astype("float32")
-        w = rng.normal(size=(batch, n)).astype("float32")
-        runs = {}
-        for mode in modes:
-            for name, (fn, differentiable) in _candidates(k).items():
-                passes = ("fwd", "fwd+bwd") if differentiable else ("fwd",)
-                for which in passes:
-                    run = _compile(fn, x, w, which == "fwd+bwd", mode)
-                    run(next(seeds))  # compile / warm up
-                    runs[(mode, name, which)] = run
-        times = {key: [] for key in runs}
-        for _ in range(rounds):
-            for key, run in runs.items():
-                times[key].append(_time_block(run, seeds, min_block))
-        for key, values in times.items():
-            results[(batch, n, k) + key] = 1e3 * statistics.median(values)
+        times = bench_case(batch, n, k, modes, rounds, min_block, rng)
+        results.update({(batch, n, k) + key: ms for key, ms in times.items()})
         print(f"\nlogits [{batch}, {n}], k = {k}")
         for mode in modes:
             for which in ("fwd", "fwd+bwd"):
-                row = {name: results.get((batch, n, k, mode, name, which))
+                row = {name: times.get((mode, name, which))
                        for name in _candidates(k)}
                 shown = "  ".join(f"{name} {ms:8.3f}" for name, ms in
                                   row.items() if ms is not None)

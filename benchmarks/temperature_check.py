@@ -16,8 +16,6 @@ if __name__ == "__main__" and not __package__:
                      "repository root: python -m benchmarks.temperature_check")
 
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -25,6 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_gumbel as kg  # noqa: E402
+from benchmarks import _timing  # noqa: E402
 from keras_gumbel import backend  # noqa: E402
 
 SHAPES = ((64, 16), (4096, 1024))
@@ -58,17 +57,14 @@ def main():
                          "run it with KERAS_BACKEND=tensorflow")
     for shape in SHAPES:
         fns = {check: make(shape, check) for check in (True, False)}
-        times = {check: [] for check in fns}
         calls = 200 if shape[0] * shape[1] < 10**5 else 5
-        for r in range(9):
-            for check, fn in fns.items():
-                start = time.perf_counter()
-                for i in range(calls):
-                    out = fn(tf.constant(0.5), tf.constant([r, i], tf.int64))
-                out.numpy()
-                times[check].append((time.perf_counter() - start) / calls)
-        with_check, without = (statistics.median(times[c]) * 1e6
-                               for c in (True, False))
+        seeds = iter(range(10**9))
+        times = _timing.measure(
+            fns, 9, calls=calls, warmup=1,
+            inputs=lambda n: [(tf.constant(0.5),
+                               tf.constant([7, next(seeds)], tf.int64))
+                              for _ in range(n)])
+        with_check, without = (times[c].wall * 1e6 for c in (True, False))
         print(f"{shape[0]}x{shape[1]}: with the check {with_check:.1f} us, "
               f"without {without:.1f} us, ratio {with_check / without:.3f}")
     print(f"load average {os.getloadavg()[0]:.2f}")

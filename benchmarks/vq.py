@@ -9,7 +9,8 @@ of `transformers`' `Wav2Vec2GumbelVectorQuantizer` (PyTorch), in the same
 process, on the same sizes and weights (default: batch 8 x 500 frames x 512
 features, G = 2, V = 320, codevector_dim 256, wav2vec 2.0 base). Rounds
 alternate between the two so that load changes hit both; the medians of the
-per-round times are reported. Our layer runs the way `fit` runs it on each
+per-round times are reported (`benchmarks/_timing.py`, the order reversed
+on odd rounds). Our layer runs the way `fit` runs it on each
 backend: `tf.function` on TensorFlow, `jax.jit` of the stateless call on
 JAX, eager on PyTorch.
 
@@ -22,11 +23,11 @@ import json
 import os
 import platform
 import statistics
-import time
 
 import keras
 import numpy as np
 
+from benchmarks import _timing
 from keras_gumbel.layers import GumbelVectorQuantizer
 
 
@@ -48,8 +49,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def hf_step(layer, x, w):
-    """A fwd+bwd step of HF's module with our layer's weights."""
+def hf_step(layer, x, w, device="cpu"):
+    """A fwd+bwd step of HF's module with our layer's weights, on the torch
+    `device`."""
     import torch
     from transformers import Wav2Vec2Config
     from transformers.models.wav2vec2 import modeling_wav2vec2
@@ -67,8 +69,8 @@ def hf_step(layer, x, w):
             keras.ops.convert_to_numpy(layer.weight_proj.bias)))
         hf.codevectors.copy_(torch.tensor(
             keras.ops.convert_to_numpy(layer.codevectors))[None])
-    hf.train()
-    xt, wt = torch.tensor(x), torch.tensor(w)
+    hf.to(device).train()
+    xt, wt = torch.tensor(x, device=device), torch.tensor(w, device=device)
 
     def step():
         hf.zero_grad(set_to_none=True)
@@ -112,9 +114,8 @@ def keras_step(layer, x, w):
             return float(grads[0].ravel()[0])
 
         return step
-    import torch
-
-    xt, wt = torch.tensor(x), torch.tensor(w)
+    # On Keras' device (a GPU where torch has one), as the layer's weights.
+    xt, wt = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(w)
     params = [v.value for v in layer.trainable_variables]
 
     def step():
@@ -125,23 +126,6 @@ def keras_step(layer, x, w):
         return float(params[0].grad.ravel()[0])
 
     return step
-
-
-def time_rounds(steps, rounds, repeats, warmup):
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times = {name: [] for name in steps}
-    for r in range(rounds):
-        order = list(steps.items())
-        if r % 2:
-            order.reverse()
-        for name, step in order:
-            start = time.perf_counter()
-            for _ in range(repeats):
-                step()
-            times[name].append((time.perf_counter() - start) / repeats)
-    return times
 
 
 def main(argv=None):
@@ -161,7 +145,9 @@ def main(argv=None):
     layer.build((None, None, args.features))
     steps = {"keras_gumbel": keras_step(layer, x, w),
              "huggingface": hf_step(layer, x, w)}
-    times = time_rounds(steps, args.rounds, args.repeats, args.warmup)
+    timings = _timing.measure(steps, args.rounds, calls=args.repeats,
+                              warmup=args.warmup, alternate=True)
+    times = {name: t.walls for name, t in timings.items()}
     import torch
 
     result = {

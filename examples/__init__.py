@@ -1,7 +1,11 @@
 """Runnable examples of keras_gumbel; run each as a module from the
 repository root, for example `python -m examples.categorical_vae`.
 
-`examples.common` holds what the examples and the benchmarks share.
+The modules they share (and `benchmarks.paper_vae` reuses): `cli` (argument
+types, data and output options, one-line errors), `vae_model` (the
+categorical VAE and its negative ELBO), `training` (`fit` with annealing,
+TensorBoard callbacks), `plotting` and `exporting` (serving models,
+SavedModels and the serving check).
 """
 
 import os

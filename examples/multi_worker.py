@@ -45,6 +45,7 @@ SAMPLES = 256
 
 
 def parse_args(argv=None):
+    """Parses the command line; argparse exits with status 2 on errors."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker-index", type=int, required=True,
                         help="this worker's position in --workers")
@@ -75,6 +76,7 @@ def shard(index, count):
 
 
 def build_model():
+    """Dense -> GumbelSoftmax (6 categories) -> Dense, seeded."""
     import keras
 
     import keras_gumbel as kg
@@ -88,9 +90,51 @@ def build_model():
 
 
 def schedule():
+    """The temperature schedule every worker follows."""
     import keras_gumbel as kg
 
     return kg.schedules.ExponentialDecay(initial=2.0, rate=0.1, minimum=0.5)
+
+
+def tensorflow_steps(strategy, model, optimizer, batch_size):
+    """The compiled training step and sampler of `run_tensorflow`.
+
+    Returns:
+      `(train_step, sample)`: `train_step(x, y)` runs one step on every
+      replica and returns the summed loss and the temperature the step read;
+      `sample(logits)` is this worker's first replica's training sample of
+      the layer.
+    """
+    import keras
+    import tensorflow as tf
+
+    layer = model.get_layer("gumbel")
+    global_batch = batch_size * strategy.num_replicas_in_sync
+
+    @tf.function
+    def train_step(x, y):
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                per_example = keras.ops.mean(
+                    keras.ops.square(model(x, training=True) - y), axis=-1)
+                loss = tf.nn.compute_average_loss(
+                    per_example, global_batch_size=global_batch)
+            grads = tape.gradient(loss, model.trainable_variables)
+            # Keras' optimizer sums the gradients over all replicas.
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            # The temperature the compiled step read.
+            return loss, tf.identity(layer.temperature)
+
+        loss, temperature = strategy.run(replica_step, args=(x, y))
+        return (strategy.reduce("SUM", loss, axis=None),
+                strategy.experimental_local_results(temperature)[0])
+
+    @tf.function
+    def sample(logits):
+        out = strategy.run(lambda z: layer(z, training=True), args=(logits,))
+        return strategy.experimental_local_results(out)[0]
+
+    return train_step, sample
 
 
 def run_tensorflow(args):
@@ -114,31 +158,8 @@ def run_tensorflow(args):
         optimizer = keras.optimizers.SGD(0.1)
         optimizer.build(model.trainable_variables)
     layer = model.get_layer("gumbel")
-    global_batch = args.batch_size * strategy.num_replicas_in_sync
-
-    @tf.function
-    def train_step(x, y):
-        def replica_step(x, y):
-            with tf.GradientTape() as tape:
-                per_example = keras.ops.mean(
-                    keras.ops.square(model(x, training=True) - y), axis=-1)
-                loss = tf.nn.compute_average_loss(
-                    per_example, global_batch_size=global_batch)
-            grads = tape.gradient(loss, model.trainable_variables)
-            # Keras' optimizer sums the gradients over all replicas.
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            # The temperature the compiled step read.
-            return loss, layer.temperature
-
-        loss, temperature = strategy.run(replica_step, args=(x, y))
-        return (strategy.reduce("SUM", loss, axis=None),
-                strategy.experimental_local_results(temperature)[0])
-
-    @tf.function
-    def sample(logits):
-        out = strategy.run(lambda z: layer(z, training=True), args=(logits,))
-        return strategy.experimental_local_results(out)[0]
-
+    train_step, sample = tensorflow_steps(
+        strategy, model, optimizer, args.batch_size)
     x, y = shard(strategy.cluster_resolver.task_id,
                  strategy.num_replicas_in_sync)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(
@@ -239,6 +260,7 @@ def global_batch_sample(layer, batch_size):
 
 
 def main(argv=None):
+    """Runs this worker and writes its JSON record (`--output`)."""
     args = parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend == "tensorflow":

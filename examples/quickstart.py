@@ -10,17 +10,21 @@
    goes from chance to 1.
 
 Written with `keras.ops`: runs on any Keras backend the package supports.
-Run from the repository root: python -m examples.quickstart (a few seconds).
+Run from the repository root: python -m examples.quickstart (a few seconds;
+`--help` lists the options). It writes no files.
 """
 
 if __name__ == "__main__" and not __package__:
     raise SystemExit("error: run this example as a module from the "
                      "repository root: python -m examples.quickstart")
 
+import argparse
+
 import keras
 import numpy as np
 
 import keras_gumbel as kg
+from examples import cli
 
 K = 4
 PERMUTATION = np.array([2, 0, 3, 1])  # symbol i must become PERMUTATION[i]
@@ -76,9 +80,24 @@ def train(epochs=30, seed=0):
     return before, after
 
 
-def main():
+def build_parser():
+    """The example's `argparse.ArgumentParser` (`--help` prints it)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.quickstart",
+        description="Sample with the keras_gumbel ops, then train a hard "
+        "GumbelSoftmax layer to learn a permutation of 4 symbols.")
+    parser.add_argument("--epochs", type=cli.positive_int, default=30,
+                        help="training epochs of part 2 (30)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights and the noise (0)")
+    return parser
+
+
+def main(argv=None):
+    """Runs both parts; returns the accuracy `(before, after)` training."""
+    args = build_parser().parse_args(argv)
     sample()
-    train()
+    return train(args.epochs, args.seed)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,15 @@ and plots how often each code is used into `<output-dir>/code_usage.png`.
 The data is scikit-learn's bundled digits (1797 images), so it runs offline,
 in about a minute on 2 CPU cores.
 
-Run: python -m examples.vq_autoencoder [--output-dir vq_out] [--smoke]
+Run from the repository root (writes under `outputs/vq_autoencoder/` unless
+`--output-dir` says otherwise; `--help` lists every option):
+  python -m examples.vq_autoencoder            # about a minute
+  python -m examples.vq_autoencoder --smoke    # seconds
 """
+
+if __name__ == "__main__" and not __package__:
+    raise SystemExit("error: run this example as a module from the "
+                     "repository root: python -m examples.vq_autoencoder")
 
 import argparse
 import json
@@ -28,6 +35,7 @@ import time
 import keras
 import numpy as np
 
+from examples import cli
 from keras_gumbel import callbacks, schedules
 from keras_gumbel.layers import GumbelVectorQuantizer
 
@@ -44,6 +52,7 @@ def load_data(seed=0):
 
 
 def build_model(args, diversity_weight):
+    """Encoder, `GumbelVectorQuantizer` and decoder, compiled (MSE, Adam)."""
     inputs = keras.Input((64,))
     h = keras.layers.Dense(128, activation="relu")(inputs)
     h = keras.layers.Dense(args.positions * args.features)(h)
@@ -63,28 +72,31 @@ def build_model(args, diversity_weight):
 
 
 def code_indices(model, x):
-    """The argmax code of each position and group, [N, positions, G]."""
+    """The inference code of each position and group, [N, positions, G]
+    (`GumbelVectorQuantizer.code_indices` of the features it quantizes)."""
     quantizer = model.get_layer("quantizer")
     encoder = keras.Model(model.inputs,
                           quantizer.input)  # the features it quantizes
     features = encoder.predict(x, verbose=0, batch_size=256)
-    logits = keras.ops.convert_to_numpy(quantizer.weight_proj(features))
-    logits = logits.reshape(logits.shape[:-1] + (quantizer.num_groups,
-                                                 quantizer.num_vars))
-    return logits.argmax(-1)
+    return keras.ops.convert_to_numpy(quantizer.code_indices(features))
+
+
+def group_perplexity(counts):
+    """`exp(entropy)` of one group's code counts: 1 to the group's size."""
+    p = np.asarray(counts, dtype=float)
+    p = p[p > 0] / p.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def perplexity_of(indices, num_groups, num_vars):
     """The quantizer's inference perplexity, from the argmax codes."""
-    total = 0.0
-    for g in range(num_groups):
-        p = np.bincount(indices[..., g].reshape(-1),
-                        minlength=num_vars) / indices[..., g].size
-        total += math.exp(-np.sum(p * np.log(p + 1e-7)))
-    return total
+    return sum(group_perplexity(np.bincount(indices[..., g].reshape(-1),
+                                            minlength=num_vars))
+               for g in range(num_groups))
 
 
 def train_once(args, x_train, x_test, diversity_weight):
+    """Trains one model; returns its test perplexity, usage and error."""
     keras.utils.set_random_seed(args.seed)
     model = build_model(args, diversity_weight)
     steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
@@ -117,59 +129,102 @@ def train_once(args, x_train, x_test, diversity_weight):
 
 
 def plot_usage(results, args, path):
-    import matplotlib
+    """Writes `usage_figure(results, args)` to `path`."""
+    usage_figure(results, args).savefig(path, dpi=100)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def usage_figure(results, args):
+    """One bar chart per run and group: the share of each code.
+
+    Each panel says the group's own perplexity out of its `V = --vars`
+    codes; the title gives each run's total over the `G` groups (out of
+    `G * V`), the number `perplexity` of `results.json`.
+
+    Returns:
+      A `matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global state
 
     runs = list(results.items())
-    fig, axes = plt.subplots(len(runs), args.groups, squeeze=False,
-                             figsize=(4 * args.groups, 2.6 * len(runs)))
+    fig = Figure(figsize=(max(8, 4 * args.groups), 2.8 * len(runs) + 0.6))
+    axes = fig.subplots(len(runs), args.groups, squeeze=False)
     for row, (name, run) in enumerate(runs):
-        for g in range(args.groups):
+        for g, counts in enumerate(run["counts"]):
             ax = axes[row, g]
-            counts = np.asarray(run["counts"][g], dtype=float)
+            counts = np.asarray(counts, dtype=float)
             ax.bar(np.arange(args.vars), counts / counts.sum())
             ax.set_xticks(range(0, args.vars, max(1, args.vars // 8)))
-            ax.set_title(f"{name}, group {g}", fontsize=9)
+            ax.set_title(f"{name}, group {g}: perplexity "
+                         f"{group_perplexity(counts):.1f} of {args.vars}",
+                         fontsize=9)
             ax.set_xlabel("code")
             ax.set_ylabel("share of test positions")
-        axes[row, 0].text(
-            0.98, 0.95, f"perplexity {run['perplexity']:.1f} / "
-            f"{run['codebook_size']}", transform=axes[row, 0].transAxes,
-            ha="right", va="top", fontsize=8)
+    totals = "; ".join(f"{name} {run['perplexity']:.1f}"
+                       for name, run in runs)
+    fig.suptitle(f"Code usage on the test set (argmax codes), {args.groups} "
+                 f"groups of {args.vars} codes\nperplexity summed over the "
+                 f"groups, of {args.groups * args.vars}: {totals}",
+                 fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def build_parser():
+    """The example's `argparse.ArgumentParser`, every option with help."""
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.vq_autoencoder",
+        description=__doc__.split("\n\n")[0].replace("\n", " "))
+    add = parser.add_argument
+    cli.add_output_dir(parser, "vq_autoencoder",
+                       "code_usage.png and results.json")
+    add("--epochs", type=cli.positive_int, default=40,
+        help="training epochs of each run (40)")
+    add("--batch-size", type=cli.positive_int, default=32,
+        help="batch size (32)")
+    add("--learning-rate", type=cli.positive_float, default=2e-3,
+        help="Adam learning rate (2e-3)")
+    add("--positions", type=cli.positive_int, default=4,
+        help="feature vectors the encoder makes of each image (4)")
+    add("--features", type=cli.positive_int, default=32,
+        help="size of each feature vector (32)")
+    add("--groups", type=cli.positive_int, default=2,
+        help="G, codebook groups of the quantizer (2)")
+    add("--vars", type=cli.int_at_least_2, default=16,
+        help="V, codevectors in each group (16)")
+    add("--codevector-dim", type=cli.positive_int, default=16,
+        help="size of the concatenated codevector; divisible by --groups "
+        "(16)")
+    add("--diversity-weight", type=cli.non_negative_float, default=0.1,
+        help="weight of the diversity loss in the second run (0.1, "
+        "wav2vec 2.0's)")
+    add("--seed", type=int, default=0,
+        help="seed of the data split, weights and noise (0)")
+    add("--verbose", type=int, choices=(0, 1, 2), default=0,
+        help="Keras fit verbosity (0: silent)")
+    add("--smoke", action="store_true",
+        help="a few-second run (1 epoch, 256 images)")
+    return parser
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", default="vq_autoencoder_out")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--positions", type=int, default=4)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--groups", type=int, default=2)
-    parser.add_argument("--vars", type=int, default=16)
-    parser.add_argument("--codevector-dim", type=int, default=16)
-    parser.add_argument("--diversity-weight", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true",
-                        help="a few-second run (1 epoch, 256 images)")
-    return parser.parse_args(argv)
+    """Parses the command line; argparse exits with status 2 on errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.codevector_dim % args.groups:
+        parser.error(f"--codevector-dim {args.codevector_dim} is not "
+                     f"divisible by --groups {args.groups}")
+    return args
 
 
 def main(argv=None):
     """Trains both runs, prints and returns the results (a dict)."""
     args = parse_args(argv)
+    cli.require_modules("matplotlib", "sklearn")
     x_train, x_test = load_data(args.seed)
     if args.smoke:
         args.epochs = 1
         x_train, x_test = x_train[:256], x_test[:128]
-    os.makedirs(args.output_dir, exist_ok=True)
+    cli.prepare_output_dir(args.output_dir)
     results = {}
     for name, weight in (("no diversity loss", 0.0),
                          (f"diversity loss {args.diversity_weight:g}",
@@ -183,6 +238,7 @@ def main(argv=None):
     with open(os.path.join(args.output_dir, "results.json"), "w") as f:
         json.dump({"backend": keras.backend.backend(), "args": vars(args),
                    "results": results}, f, indent=1)
+    print(f"wrote {args.output_dir}/: code_usage.png, results.json")
     return results
 
 

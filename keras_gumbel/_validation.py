@@ -100,6 +100,27 @@ def check_choice(value, name, choices):
     raise ValueError(invalid(name, f"one of {tuple(choices)}", value))
 
 
+def check_stretch_limits(limits, name="limits"):
+    """Returns the stretch interval `(gamma, zeta)` of a hard concrete gate.
+
+    A pair of finite real numbers with `gamma < 0 < 1 < zeta` (so that both
+    0 and 1 carry mass), as a tuple of floats; `TypeError` for another type,
+    `ValueError` for other values.
+    """
+    expected = "a pair (gamma, zeta) of finite floats with gamma < 0 < 1 < zeta"
+    if isinstance(limits, np.ndarray):
+        limits = limits.tolist()
+    if not isinstance(limits, (list, tuple)) or any(
+            _is_bool(v) or not isinstance(v, numbers.Real) for v in limits):
+        raise TypeError(invalid(name, expected, limits))
+    if len(limits) != 2 or not all(math.isfinite(v) for v in limits):
+        raise ValueError(invalid(name, expected, limits))
+    gamma, zeta = float(limits[0]), float(limits[1])
+    if not gamma < 0.0 < 1.0 < zeta:
+        raise ValueError(invalid(name, expected, limits))
+    return gamma, zeta
+
+
 def _expected_float(name, received):
     return (f"Invalid dtype for argument `{name}`. Expected a floating-point "
             f"tensor (float16, bfloat16, float32 or float64). "
@@ -357,3 +378,44 @@ def check_estimator(estimator, estimator_samples, known, hard):
             "estimator_samples", f"1 with estimator={estimator!r} (only "
             f"'gumbel_rao' draws several samples)", estimator_samples))
     return estimator_samples
+
+
+def _static_shape(x):
+    shape = getattr(x, "shape", None)
+    return tuple(np.shape(x)) if shape is None else tuple(shape)
+
+
+def check_broadcast(x, name, other, other_name):
+    """Checks that the static shapes of `x` and `other` broadcast.
+
+    Raises a `ValueError` naming `name` (and `other_name`) when two known
+    dimensions differ and neither is 1, so that every backend fails the same
+    way, when the op is called or traced. Unknown (TF graph) dimensions are
+    not checked.
+    """
+    shape, other_shape = _static_shape(x), _static_shape(other)
+    for a, b in zip(shape[::-1], other_shape[::-1]):
+        if a is not None and b is not None and a != b and 1 not in (a, b):
+            raise ValueError(invalid(
+                name, f"a tensor whose shape broadcasts with the shape of "
+                f"`{other_name}`, {other_shape}", f"<tensor of shape {shape}>"))
+
+
+def convert_square_matrices(x, name="log_alpha"):
+    """Converts `x` to a float tensor `[..., n, n]` (rank >= 2, square).
+
+    The last two dimensions must be equal where both are static; `n` itself
+    may be unknown in a TensorFlow graph.
+    """
+    x = convert_float_tensor(x, name)
+    rank = known_rank(x, name, 2)
+    if rank < 2:
+        raise ValueError(invalid(
+            name, "a tensor of rank >= 2 (square matrices in the last two "
+            "axes)", f"<tensor of shape {tuple(x.shape)}>"))
+    rows, columns = x.shape[-2], x.shape[-1]
+    if rows is not None and columns is not None and rows != columns:
+        raise ValueError(invalid(
+            name, "square matrices in the last two axes ([..., n, n])",
+            f"<tensor of shape {tuple(x.shape)}>"))
+    return x

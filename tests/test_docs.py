@@ -9,7 +9,8 @@
 - Every relative link of those files resolves (and its #anchor, if any).
 - `mkdocs build --strict` succeeds, and the API reference it generates has an
   entry for every public name of the documented modules (skipped when mkdocs
-  and its plugins are not installed: `pip install -e ".[docs]"`).
+  and its plugins are not installed: `pip install -e ".[docs]"`), with no
+  empty "Type" column and no private class on its pages.
 
 The blocks run two at a time (DOCS_TEST_WORKERS): each pays for importing
 TensorFlow (about 5 s on a 2-core machine), so running them side by side
@@ -241,3 +242,14 @@ def test_site_api_reference_is_complete(site, module):
     assert not missing, (
         f"docs/api/{module}.md documents no entry for {missing}: add them "
         f"(see the note at the top of docs/api/ops.md)")
+
+
+@pytest.mark.parametrize("module", sorted(API_MODULES))
+def test_site_api_reference_reads_cleanly(site, module):
+    """No parameter table with an empty "Type" column (the docstrings give
+    types in words), and no private class (such as the layers' base)."""
+    page = (site / "api" / module / "index.html").read_text(encoding="utf-8")
+    assert "<th>Type</th>" not in page
+    shown = re.sub(r"<!--.*?-->", "", page, flags=re.S)
+    assert not re.findall(r"Bases:|keras_gumbel\.[\w.]*\._\w+|GumbelLayer",
+                          shown)

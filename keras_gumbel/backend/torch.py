@@ -128,7 +128,9 @@ def static_value(x):
     if isinstance(x, torch.Tensor):
         if x.device.type == "meta":
             return None
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        # NumPy has no bfloat16: widen (exactly) to float32.
+        return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
     return np.asarray(x)
 
 

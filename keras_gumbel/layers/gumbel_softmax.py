@@ -8,6 +8,8 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.ops._nonfinite import Slices, one_hot_argmax
 from keras_gumbel.ops.gumbel_softmax import ESTIMATORS, gumbel_softmax
 
+__all__ = ["GumbelSoftmax"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelSoftmax(GumbelLayer):

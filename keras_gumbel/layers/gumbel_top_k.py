@@ -9,6 +9,8 @@ from keras_gumbel.ops._nonfinite import Slices
 from keras_gumbel.ops._top_k import top_k_mask
 from keras_gumbel.ops.subsets import relaxed_top_k
 
+__all__ = ["GumbelTopK"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class GumbelTopK(GumbelLayer):

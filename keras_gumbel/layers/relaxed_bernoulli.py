@@ -8,6 +8,8 @@ from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel import _dtypes
 from keras_gumbel.ops.relaxed_bernoulli import relaxed_bernoulli
 
+__all__ = ["RelaxedBernoulli"]
+
 
 @keras.saving.register_keras_serializable(package="keras_gumbel")
 class RelaxedBernoulli(GumbelLayer):

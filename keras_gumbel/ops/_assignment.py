@@ -68,6 +68,14 @@ def max_weight_assignment(scores):
     return ops.reshape(columns, backend.shape_of(scores[..., 0]))
 
 
+def permutation_matrix(scores):
+    """The 0/1 matrix `[..., n, n]` of `max_weight_assignment(scores)`,
+    `P[i, j] = 1` where row `i` is matched to column `j` (dtype of scores)."""
+    columns = max_weight_assignment(scores)
+    return ops.one_hot(columns, scores.shape[-1],
+                       dtype=_dtypes.dtype_of(scores))
+
+
 @backend.compile_loops
 def _solve(scores):
     """The assignment of each matrix of `scores` `[batch, n, m]`.
@@ -100,8 +108,16 @@ def _solve(scores):
     p, _, _ = ops.fori_loop(0, n, add_row, (p, zeros, zeros))
     # Row r (1-based) sits in column j where p[j] = r.
     rows = ops.expand_dims(ops.arange(n, dtype="int32") + 1, 1)
-    hit = ops.expand_dims(p[:, 1:], 1) == ops.expand_dims(rows, 0)
-    return ops.cast(ops.argmax(ops.cast(hit, "int32"), axis=-1), "int32")
+    return _first(ops.expand_dims(p[:, 1:], 1) == ops.expand_dims(rows, 0))
+
+
+def _first(mask):
+    """The index of the first true entry along the last axis, int32.
+
+    An integer `argmax`: Keras' float `argmin` on TensorFlow adds a bitcast
+    that neither ONNX nor LiteRT's built-in ops can run.
+    """
+    return ops.cast(ops.argmax(ops.cast(mask, "int32"), axis=-1), "int32")
 
 
 def _finite(scores, n):
@@ -148,9 +164,9 @@ def _shortest_path(cost, p, uc, v, column):
         minv = ops.where(better, reduced, minv)
         way = ops.where(better, ops.expand_dims(j0, 1), way)
         open_minv = ops.where(used, inf, minv)
-        j1 = ops.cast(ops.argmin(open_minv, axis=-1), "int32")
-        delta = ops.where(active, ops.min(open_minv, axis=-1, keepdims=True),
-                          ops.zeros_like(minv[:, :1]))
+        least = ops.min(open_minv, axis=-1, keepdims=True)
+        j1 = _first(open_minv == least)
+        delta = ops.where(active, least, ops.zeros_like(least))
         shift = ops.where(used, delta, ops.zeros_like(minv))
         uc, v = uc + shift, v - shift
         minv = ops.where(used, minv, minv - delta)

@@ -1,5 +1,5 @@
 """Tests of `python -m examples.categorical_vae`, its shared code
-(`examples.common`), its exports and TensorBoard logs, and the quick start.
+(`examples.cli`, `vae_model`, `training`, `plotting`, `exporting`), its exports and TensorBoard logs, and the quick start.
 
 The data loaders' error paths are tested once, in test_datasets.py.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from examples import categorical_vae
-from examples import common
+from examples import cli, exporting, training, vae_model
 from keras_gumbel import datasets
 
 pytestmark = pytest.mark.backends("tensorflow")  # tests TensorFlow itself
@@ -84,6 +84,29 @@ def test_smoke_run_metrics_json(smoke_run):
     assert metrics["estimator"] == "relaxed (Gumbel-Softmax)"
     assert "estimator" not in metrics["settings"]
     assert "estimator_samples" not in metrics["settings"]
+    # Issue 23: what the numbers depend on is recorded with them.
+    environment = metrics["environment"]
+    assert environment["backend"] == "tensorflow"
+    assert environment["keras"] == keras.__version__
+    assert environment["backend_version"] and environment["numpy"]
+    assert metrics["deterministic"] is None
+
+
+def test_deterministic_flag_changes_no_number_on_the_cpu(smoke_run,
+                                                         tmp_path):
+    # In a subprocess: op determinism stays on for the rest of a process.
+    # On the CPU the run is repeatable without it (docs/example_vae.md), so
+    # it must give the smoke run's numbers to the last digit.
+    done = _run("-m", "examples.categorical_vae", "--smoke", "--verbose",
+                "0", "--deterministic", "--output-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours = json.loads((tmp_path / "metrics.json").read_text())
+    theirs = json.loads((smoke_run / "metrics.json").read_text())
+    assert ours["deterministic"] == (
+        "tf.config.experimental.enable_op_determinism()")
+    for key in ("train_neg_elbo", "valid_neg_elbo", "test_neg_elbo",
+                "test_neg_elbo_relaxed", "history"):
+        assert ours[key] == theirs[key], key
 
 
 def _event_tags(folder):
@@ -273,7 +296,7 @@ def test_neg_elbo_terms_match_numpy():
     x = (rng.random((3, 6)) > 0.5).astype(np.float32)
     x_logits = rng.normal(size=(3, 6)).astype(np.float32)
     logits = rng.normal(size=(3, 2, 4)).astype(np.float32)
-    reconstruction, kl = common.neg_elbo_terms(x, x_logits, logits)
+    reconstruction, kl = vae_model.neg_elbo_terms(x, x_logits, logits)
     p = 1 / (1 + np.exp(-x_logits.astype(np.float64)))
     expected_rec = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(-1)
     q = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
@@ -300,23 +323,18 @@ def test_other_estimators_train(estimator):
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    try:
-        vae = common.build_vae(16, 3, 4, (8,), hard=True,
-                               estimator=estimator,
-                               estimator_samples=(
-                                   2 if estimator == "gumbel_rao" else 1),
-                                  seed=0)
-    except NotImplementedError:
-        pytest.skip(f"{estimator} is not implemented in this checkout")
+    vae = vae_model.build_vae(
+        16, 3, 4, (8,), hard=True, estimator=estimator,
+        estimator_samples=2 if estimator == "gumbel_rao" else 1, seed=0)
     x = (np.random.default_rng(0).random((64, 16)) > 0.5).astype(np.float32)
-    history, _ = common.train_vae(vae, x, x[:16], epochs=1, batch_size=32,
-                                     anneal_every=1, verbose=0)
+    history, _ = training.train_vae(vae, x, x[:16], epochs=1, batch_size=32,
+                                    anneal_every=1, verbose=0)
     assert all(math.isfinite(v) for v in history.history["loss"])
     # The reconstruction term reaches the encoder only through the
     # estimator's gradient (the KL term reaches it directly, so leave it out).
     with tf.GradientTape() as tape:
         x_logits, logits = vae(x, training=True)
-        reconstruction, _ = common.neg_elbo_terms(x, x_logits, logits)
+        reconstruction, _ = vae_model.neg_elbo_terms(x, x_logits, logits)
         loss = tf.reduce_mean(reconstruction)
     grads = tape.gradient(loss, vae.encoder.trainable_weights)
     assert all(g is not None and np.isfinite(g).all() for g in grads)
@@ -328,9 +346,9 @@ def test_one_line_unwraps_keras_layer_errors():
         "Exception encountered when calling GumbelSoftmax.call().\n\n"
         "\x1b[1mestimator='reinmax' is not implemented yet.\x1b[0m\n\n"
         "Arguments received by GumbelSoftmax.call():\n  • training=True")
-    assert (common.one_line(wrapped)
+    assert (cli.one_line(wrapped)
             == "estimator='reinmax' is not implemented yet.")
-    assert common.one_line(ValueError("a\n b")) == "a b"
+    assert cli.one_line(ValueError("a\n b")) == "a b"
 
 
 @pytest.mark.slow
@@ -379,11 +397,11 @@ def test_serving_check_catches_a_model_that_differs(smoke_run):
     # codes (trained weights) cannot match this model's argmax on all of
     # 250 images x 4 variables.
     keras.utils.set_random_seed(123)
-    other = common.build_vae(64, 4, 5, (32, 16), seed=123)
+    other = vae_model.build_vae(64, 4, 5, (32, 16), seed=123)
     _, valid, _ = datasets.load_digits(seed=0)
     with pytest.raises(RuntimeError, match="differ"):
-        common.check_serving(other, smoke_run / "encoder",
-                             smoke_run / "decoder", valid, tf)
+        exporting.check_serving(other, smoke_run / "encoder",
+                                smoke_run / "decoder", valid, tf)
 
 
 def test_quickstart_trains_the_layer(capsys):

@@ -28,6 +28,9 @@ def test_smoke_run_writes_results_and_plots(tmp_path):
         assert len(index) == 8 and all(0 <= i < 64 for i in index)
         assert 0 < results["ridge_test_mse"][name] < 1
         assert 0 <= results["extra_trees_accuracy"][name] <= 1
-    assert results["final_temperature"] < 10
+    assert 0 < results["final_temperature"] < 10
+    assert done.stdout.strip().splitlines()[-1] == (
+        f"wrote {tmp_path}/: results.json, selected_pixels.png, "
+        f"reconstructions.png")
     for name in ("selected_pixels.png", "reconstructions.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE

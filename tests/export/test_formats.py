@@ -20,11 +20,13 @@ format. Each check fails a correct implementation with probability
 GumbelSoftmax cases; the k-subsets of the 2 hard GumbelTopK cases against
 the exact Plackett-Luce law, enumerated), K Hoeffding bounds (hard
 RelaxedBernoulli frequencies), K one-sample Kolmogorov-Smirnov tests
-(relaxed RelaxedBernoulli coordinates against their CDF) and K two-sample
+(relaxed RelaxedBernoulli coordinates against their CDF), K two-sample
 KS tests (relaxed GumbelTopK coordinates, which have no closed-form law,
-against Keras' own samples): 7 + 3 * K = 22. That is 2 * 22 = 44 per format,
-132 in all, so a correct export fails them with probability
-132 * 5e-9 = 6.6e-7 < 1e-6 (union bound).
+against Keras' own samples) and 2 * (K - 1) Hoeffding bounds (the masses at
+0 and 1 of the HardConcreteGate's gates, on the K - 1 non-zero inputs of
+ROW): 7 + 3 * K + 2 * (K - 1) = 30. That is 2 * 30 = 60 per format, 180 in
+all, so a correct export fails them with probability
+180 * 5e-9 = 9e-7 < 1e-6 (union bound).
 
 To add a layer, add one `LayerCase` line to `LAYERS`: a factory taking the
 inference mode, the modes to export, the check of a "sample" output (None
@@ -34,11 +36,10 @@ row (rank > 2 inputs and other axes: `GumbelSoftmax` on `[B, 1, K]` and on
 `(output, perplexity)` gives a second output `<key>_perplexity`. Count new
 statistical checks in the sum above.
 
-On JAX and PyTorch, `keras_gumbel.export.export` refuses "sample" mode for
-ONNX and LiteRT at export (their exporters cannot write a random op the
-runtime draws from), and deterministic modes export to ONNX (torch) and
-SavedModel (JAX), except `GumbelTopK`, which `export` refuses in a
-SavedModel from JAX (TF cannot run JAX's `top_k`).
+On JAX and PyTorch, deterministic modes export to SavedModel (JAX) and ONNX
+(torch), except `GumbelTopK`, which `export` refuses in a SavedModel from
+JAX (TF cannot run JAX's `top_k`); `keras_gumbel.export.export` refuses
+"sample" mode there, and every other format (tests/export/test_refusals.py).
 """
 
 import collections
@@ -144,6 +145,21 @@ def check_relaxed_k_hot(y, layer):
         stats_utils.assert_ks_2samp(y[:, j], reference[:, j], delta=DELTA)
 
 
+def check_gate(y, layer):
+    # The output is ROW * z: the gate z of each column where ROW != 0. The
+    # masses of z at 0 and at 1 against their closed forms (Hoeffding).
+    assert np.all(np.abs(y) <= np.abs(ROW))
+    log_alpha = to_numpy(layer.log_alpha).astype(np.float64)
+    tau = float(to_numpy(layer.temperature))
+    (gamma, zeta), bound = layer.limits, stats_utils.hoeffding(len(y), DELTA)
+    at = lambda t: special.expit(tau * special.logit(
+        (t - gamma) / (zeta - gamma)) - log_alpha)
+    for j in np.flatnonzero(ROW):
+        z = y[:, j] / ROW[j]
+        assert abs(np.mean(z == 0) - at(0.0)[j]) < bound, j
+        assert abs(np.mean(z == 1) - (1 - at(1.0)[j])) < bound, j
+
+
 LayerCase = collections.namedtuple(
     "LayerCase", ["name", "factory", "modes", "check", "shape"],
     defaults=[(K,)])  # `shape`: what the layer sees of each (K,) logits row.
@@ -180,6 +196,9 @@ LAYERS = [
     LayerCase("gumbel_top_k", lambda mode: kg.layers.GumbelTopK(
         k=2, temperature=TAU, inference_mode=mode, seed=9),
         ("sample",), check_relaxed_k_hot),
+    LayerCase("hard_concrete_gate", lambda mode: kg.layers.HardConcreteGate(
+        l0_penalty=0.1, temperature=TAU, inference_mode=mode, seed=14),
+        ("sample", "deterministic"), check_gate),
     LayerCase("concrete_select", lambda mode: kg.layers.ConcreteSelect(
         units=3, seed=10), ("argmax",), None),
     LayerCase("vector_quantizer", lambda mode: kg.layers.GumbelVectorQuantizer(
@@ -421,23 +440,27 @@ def test_runtime_ops_only_while_exporting():
             pass
 
 
+# The formats each backend other than TensorFlow writes, deterministic modes
+# only; `keras_gumbel.export` refuses the others (tests/export/test_refusals.py).
+OFF_TF_SERVED = {"jax": "tf_saved_model", "torch": "onnx"}
+
+
 @pytest.mark.skipif(BACKEND == "tensorflow",
                     reason="the TensorFlow backend exports 'sample' mode")
-@pytest.mark.parametrize("fmt", ["onnx", "litert"])
 @pytest.mark.parametrize("case, cls, modes", [
     (CASES["gumbel_softmax_hard"], "GumbelSoftmax", "'argmax', 'softmax'"),
-    (CASES["gumbel_top_k_hard"], "GumbelTopK", "'top_k'")],
-    ids=["GumbelSoftmax", "GumbelTopK"])
-def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, fmt, case,
-                                                      cls, modes):
-    if BACKEND == "jax" and fmt == "litert":
-        pytest.skip("Keras itself exports LiteRT only from TF and torch")
+    (CASES["relaxed_bernoulli_hard"], "RelaxedBernoulli",
+     "'round', 'sigmoid'")],
+    ids=["GumbelSoftmax", "RelaxedBernoulli"])
+def test_sample_mode_refused_at_export_off_tensorflow(tmp_path, case, cls,
+                                                      modes):
+    fmt = OFF_TF_SERVED[BACKEND]
     model, _ = build_model([case], modes=("sample",))
-    path = tmp_path / ("m.onnx" if fmt == "onnx" else "m.tflite")
+    path = tmp_path / ("m.onnx" if fmt == "onnx" else "saved_model")
     with pytest.raises(
             ValueError, match=rf"layer '\w+' \({cls}\) "
             rf"with inference_mode='sample' to format='{fmt}' from the "
-            rf"{BACKEND} backend.*\[{modes}\]"):
+            rf"{BACKEND} backend.*\[{modes}\].*KERAS_BACKEND=tensorflow"):
         kg.export.export(model, str(path), format=fmt)
     assert not path.exists()
 
@@ -473,23 +496,20 @@ OFF_TF_RUNNER = textwrap.dedent("""
     np.savez("out.npz", **out)
 """)
 
-# Measured with Keras 3.15.1 (docs/export.md): from torch, SavedModel export
-# fails for any model (a plain Dense too); from JAX, ONNX needs jax2onnx.
 OFF_TF_FORMATS = {"onnx": "model.onnx", "tf_saved_model": "saved_model"}
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="covered by the matrix")
 @pytest.mark.parametrize("fmt", [
-    "onnx",
+    pytest.param("onnx", marks=pytest.mark.skipif(
+        BACKEND != "torch", reason="ONNX off TensorFlow: from torch only")),
     # jax2tf conversion: about 20 s of CPU.
-    pytest.param("tf_saved_model", marks=pytest.mark.slow)])
+    pytest.param("tf_saved_model", marks=[pytest.mark.slow,
+                                          pytest.mark.skipif(
+        BACKEND != "jax", reason="SavedModel off TensorFlow: from JAX only")])])
 def test_deterministic_modes_export_off_tensorflow(tmp_path, fmt):
-    if fmt == "onnx" and BACKEND == "jax" and not _has("jax2onnx"):
-        pytest.skip("Keras exports ONNX from JAX with jax2onnx (missing)")
     if fmt == "onnx" and not _has("onnxruntime"):
         pytest.skip("needs onnxruntime")
-    if fmt == "tf_saved_model" and BACKEND == "torch":
-        pytest.skip("Keras 3.15 exports no SavedModel from torch 2.13")
     if fmt == "tf_saved_model" and not _has("tensorflow"):
         pytest.skip("needs tensorflow")
     deterministic = [c for c in LAYERS if set(c.modes) - {"sample"}]
