@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gumbel import _dtypes, _validation
+from keras_gumbel import _dtypes, _validation, backend
 from keras_gumbel._messages import invalid
 from keras_gumbel.layers._base import GumbelLayer
 from keras_gumbel.layers._shapes import reshape_tail
