@@ -12,14 +12,16 @@ import numpy as np
 import pytest
 
 from examples import (categorical_vae, concrete_autoencoder, plotting,
-                      quickstart, vq_autoencoder)
+                      quickstart, sorting, vq_autoencoder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 EXAMPLES = {"categorical_vae": categorical_vae, "quickstart": quickstart,
             "vq_autoencoder": vq_autoencoder,
-            "concrete_autoencoder": concrete_autoencoder}
-WRITERS = ("categorical_vae", "vq_autoencoder", "concrete_autoencoder")
+            "concrete_autoencoder": concrete_autoencoder,
+            "sorting": sorting}
+WRITERS = ("categorical_vae", "vq_autoencoder", "concrete_autoencoder",
+           "sorting")
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
