@@ -72,15 +72,13 @@ def build_model(args, diversity_weight):
 
 
 def code_indices(model, x):
-    """The argmax code of each position and group, [N, positions, G]."""
+    """The inference code of each position and group, [N, positions, G]
+    (`GumbelVectorQuantizer.code_indices` of the features it quantizes)."""
     quantizer = model.get_layer("quantizer")
     encoder = keras.Model(model.inputs,
                           quantizer.input)  # the features it quantizes
     features = encoder.predict(x, verbose=0, batch_size=256)
-    logits = keras.ops.convert_to_numpy(quantizer.weight_proj(features))
-    logits = logits.reshape(logits.shape[:-1] + (quantizer.num_groups,
-                                                 quantizer.num_vars))
-    return logits.argmax(-1)
+    return keras.ops.convert_to_numpy(quantizer.code_indices(features))
 
 
 def group_perplexity(counts):

@@ -37,3 +37,12 @@ def to_dtype(value, dtype):
     if isinstance(value, (int, float, np.number, np.ndarray, list, tuple)):
         return ops.convert_to_tensor(np.asarray(value, dtype=dtype))
     return ops.cast(value, dtype)
+
+
+def rounding_tolerance(dtype):
+    """`sqrt(eps)` of a float dtype: how far from an identity (a sum of
+    probabilities equal to 1) a rounded value may be before it is wrong."""
+    name = keras.backend.standardize_dtype(dtype)
+    eps = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23,
+           "float64": 2.0**-52}[name]
+    return float(np.sqrt(eps))

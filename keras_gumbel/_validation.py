@@ -100,6 +100,27 @@ def check_choice(value, name, choices):
     raise ValueError(invalid(name, f"one of {tuple(choices)}", value))
 
 
+def check_stretch_limits(limits, name="limits"):
+    """Returns the stretch interval `(gamma, zeta)` of a hard concrete gate.
+
+    A pair of finite real numbers with `gamma < 0 < 1 < zeta` (so that both
+    0 and 1 carry mass), as a tuple of floats; `TypeError` for another type,
+    `ValueError` for other values.
+    """
+    expected = "a pair (gamma, zeta) of finite floats with gamma < 0 < 1 < zeta"
+    if isinstance(limits, np.ndarray):
+        limits = limits.tolist()
+    if not isinstance(limits, (list, tuple)) or any(
+            _is_bool(v) or not isinstance(v, numbers.Real) for v in limits):
+        raise TypeError(invalid(name, expected, limits))
+    if len(limits) != 2 or not all(math.isfinite(v) for v in limits):
+        raise ValueError(invalid(name, expected, limits))
+    gamma, zeta = float(limits[0]), float(limits[1])
+    if not gamma < 0.0 < 1.0 < zeta:
+        raise ValueError(invalid(name, expected, limits))
+    return gamma, zeta
+
+
 def convert_float_tensor(x, name):
     """Converts `x` to a tensor and checks that its dtype is floating point.
 
@@ -247,6 +268,27 @@ def check_estimator(estimator, estimator_samples, known, hard):
             "estimator_samples", f"1 with estimator={estimator!r} (only "
             f"'gumbel_rao' draws several samples)", estimator_samples))
     return estimator_samples
+
+
+def _static_shape(x):
+    shape = getattr(x, "shape", None)
+    return tuple(np.shape(x)) if shape is None else tuple(shape)
+
+
+def check_broadcast(x, name, other, other_name):
+    """Checks that the static shapes of `x` and `other` broadcast.
+
+    Raises a `ValueError` naming `name` (and `other_name`) when two known
+    dimensions differ and neither is 1, so that every backend fails the same
+    way, when the op is called or traced. Unknown (TF graph) dimensions are
+    not checked.
+    """
+    shape, other_shape = _static_shape(x), _static_shape(other)
+    for a, b in zip(shape[::-1], other_shape[::-1]):
+        if a is not None and b is not None and a != b and 1 not in (a, b):
+            raise ValueError(invalid(
+                name, f"a tensor whose shape broadcasts with the shape of "
+                f"`{other_name}`, {other_shape}", f"<tensor of shape {shape}>"))
 
 
 def convert_square_matrices(x, name="log_alpha"):

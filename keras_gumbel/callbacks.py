@@ -18,7 +18,8 @@ class TemperatureScheduler(keras.callbacks.Callback):
     Before each training batch the callback computes `tau = schedule(step)`
     and assigns it to the `temperature` variable of every temperature layer of
     the package in the model (`GumbelSoftmax`, `RelaxedBernoulli`,
-    `GumbelTopK`, `ConcreteSelect`, `GumbelVectorQuantizer`; found
+    `GumbelTopK`, `ConcreteSelect`, `GumbelVectorQuantizer`,
+    `HardConcreteGate`; found
     recursively: nested models,
     layers held by subclassed models and layers), or of the `layers` given.
     Compiled train steps (`jit_compile=True` or not, on every backend, under
@@ -233,7 +234,8 @@ def _layers_of_model(model, who):
         raise ValueError(
             f"{who} found no temperature layer of keras_gumbel "
             f"(GumbelSoftmax, RelaxedBernoulli, GumbelTopK, ConcreteSelect, "
-            f"GumbelVectorQuantizer) in model '{model.name}'. "
+            f"GumbelVectorQuantizer, HardConcreteGate) in model "
+            f"'{model.name}'. "
             f"Add one, or pass the layers to schedule with `layers=`."
         )
     for layer in targets:

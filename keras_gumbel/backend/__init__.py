@@ -64,3 +64,33 @@ def logistic_noise(shape, seed, dtype):
 
     u = uniform(shape, seed, dtype)
     return ops.log(u) - ops.log1p(-u)
+
+
+
+def weight_constant(fn, *weights):
+    """`fn(*weights)`, recorded as a constant where exporters need one.
+
+    For values computed from weights only (not from the inputs) by ops that
+    some exporters cannot convert (loops): traced for ONNX or LiteRT from
+    TensorFlow (see `keras_gumbel.export.exporting_to`), `fn` runs eagerly on
+    the weights' current values and the result enters the graph as a
+    constant; on PyTorch the result is always a constant of traced graphs
+    (torch.onnx records it instead of the ops). Elsewhere (training,
+    `tf.function`, SavedModel, JAX) it is `fn(*weights)` in the graph.
+    """
+    if NAME == "torch":
+        import torch
+
+        value = fn(*weights)
+        return torch.as_tensor(value.detach().cpu().numpy(),
+                               device=value.device)
+    if NAME == "tensorflow":
+        import tensorflow as tf
+
+        from keras_gumbel.backend import _tf_export
+
+        if _tf_export.export_format() is not None:
+            with tf.init_scope():  # eager, on the variables' values
+                value = fn(*weights).numpy()
+            return tf.constant(value)
+    return fn(*weights)

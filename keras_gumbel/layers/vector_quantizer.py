@@ -1,6 +1,7 @@
 """The `GumbelVectorQuantizer` layer: wav2vec 2.0's product quantizer."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gumbel import _dtypes, _validation, backend
@@ -205,6 +206,83 @@ class GumbelVectorQuantizer(GumbelLayer):
         if self.return_perplexity:
             return quantized, perplexity
         return quantized
+
+    def _logits(self, inputs):
+        """The `[..., G, V]` logits of the groups (float32, or float64)."""
+        logits = self.weight_proj(ops.cast(inputs, self._logits_dtype))
+        return reshape_tail(logits, 1, (self.num_groups, self.num_vars))
+
+    def _check_built(self, what):
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet: call it on data (or "
+                f"build it) before asking for its {what}.")
+
+    def code_indices(self, inputs):
+        """The indices of the codes the layer picks at inference.
+
+        `argmax` of each group's logits: the codes whose codevectors make up
+        `layer(inputs, training=False)`, so that
+        `lookup(code_indices(x))` equals it exactly. Use them to store the
+        codes, count their usage, or feed them to a prior.
+
+        Args:
+          inputs: float tensor `[batch, ..., D]`, as for `call`.
+
+        Returns:
+          int32 tensor `[batch, ..., num_groups]` with values in
+          `[0, num_vars)`.
+
+        Example:
+        >>> import numpy as np
+        >>> vq = GumbelVectorQuantizer(num_groups=2, num_vars=8,
+        ...                            codevector_dim=16)
+        >>> x = np.ones((4, 10, 32), "float32")
+        >>> codes = vq.code_indices(x)  # [4, 10, 2], builds the layer
+        >>> q = vq.lookup(codes)  # [4, 10, 16], equal to vq(x)
+        """
+        inputs = ops.convert_to_tensor(inputs)
+        if not self.built:
+            self.build(inputs.shape)
+        return ops.cast(ops.argmax(self._logits(inputs), axis=-1), "int32")
+
+    def lookup(self, indices):
+        """The codevectors of given code indices, concatenated over groups.
+
+        Args:
+          indices: int tensor `[..., num_groups]`, one index in
+            `[0, num_vars)` per group (checked when the values are known
+            statically, e.g. NumPy input).
+
+        Returns:
+          A tensor `[..., codevector_dim]` in the layer's compute dtype: for
+          the layer's own `code_indices(x)`, exactly its inference output
+          `layer(x, training=False)`.
+        """
+        self._check_built("codevectors")
+        indices = ops.convert_to_tensor(indices)
+        if _dtypes.dtype_of(indices) not in ("int8", "int16", "int32",
+                                             "int64", "uint8", "uint16",
+                                             "uint32"):
+            raise TypeError(invalid(
+                "indices", "an integer tensor",
+                f"<tensor of dtype {_dtypes.dtype_of(indices)}>"))
+        shape = tuple(indices.shape)
+        if not shape or shape[-1] != self.num_groups:
+            raise ValueError(invalid(
+                "indices", f"a tensor [..., num_groups={self.num_groups}]",
+                f"<tensor of shape {shape}>"))
+        static = backend.static_value(indices)
+        if static is not None and (np.any(np.asarray(static) < 0) or np.any(
+                np.asarray(static) >= self.num_vars)):
+            raise ValueError(invalid(
+                "indices", f"values in [0, num_vars={self.num_vars})",
+                f"<values in [{np.min(static)}, {np.max(static)}]>"))
+        offsets = ops.arange(self.num_groups, dtype="int32") * self.num_vars
+        rows = ops.reshape(ops.cast(indices, "int32") + offsets, (-1,))
+        codebook = ops.cast(self.codevectors, self.compute_dtype)
+        vectors = ops.take(codebook, rows, axis=0)  # [N * G, size]
+        return reshape_tail(vectors, 1, (self.codevector_dim,), like=indices)
 
     def _perplexity(self, probs, mask):
         """`sum_g exp(entropy(mean of probs over the (masked) positions))`."""

@@ -12,7 +12,12 @@ from keras_gumbel.ops.gumbel import gumbel_cdf, gumbel_log_prob, sample_gumbel
 from keras_gumbel.ops.gumbel_max import gumbel_max
 from keras_gumbel.ops.gumbel_softmax import (ESTIMATORS, gumbel_softmax,
                                              gumbel_softmax_log_prob)
+from keras_gumbel.ops.hard_concrete import hard_concrete, hard_concrete_l0
 from keras_gumbel.ops.kl import categorical_kl_uniform
+from keras_gumbel.ops.log_space import (log_gumbel_softmax,
+                                        log_gumbel_softmax_log_prob,
+                                        logit_relaxed_bernoulli,
+                                        logit_relaxed_bernoulli_log_prob)
 from keras_gumbel.ops.matching import matching
 from keras_gumbel.ops.relaxed_bernoulli import (relaxed_bernoulli,
                                                 relaxed_bernoulli_log_prob)
@@ -30,6 +35,12 @@ __all__ = [
     "gumbel_softmax",
     "gumbel_softmax_log_prob",
     "gumbel_top_k",
+    "hard_concrete",
+    "hard_concrete_l0",
+    "log_gumbel_softmax",
+    "log_gumbel_softmax_log_prob",
+    "logit_relaxed_bernoulli",
+    "logit_relaxed_bernoulli_log_prob",
     "matching",
     "relaxed_bernoulli",
     "relaxed_bernoulli_log_prob",

@@ -10,9 +10,13 @@ def top_k_mask(z, k, axis):
     Exactly `k` entries are true per slice, ties broken by the lower index,
     except that `-inf` entries are never chosen: a slice with `c < k` finite
     entries gets those `c`. Works with unknown (TF graph) dimensions other
-    than the static rank, and under XLA.
+    than the static rank, under XLA, and on empty tensors.
     """
     rank = len(z.shape)
+    if 0 in tuple(z.shape):
+        # An empty batch: nothing to choose (Keras' min of an empty tensor
+        # raises on TensorFlow and PyTorch).
+        return ops.zeros_like(z, dtype="bool")
     last = axis == rank - 1
     # Non-negative axes: torch.onnx (2.13) writes `movedim`'s -1 as is into
     # an ONNX Transpose permutation, which ONNX Runtime refuses to load.

@@ -53,6 +53,8 @@ def sample_gumbel(shape, loc=0.0, scale=1.0, dtype="float32", seed=None):
 def _standardize(x, loc, scale):
     x = _validation.convert_float_tensor(x, "x")
     _validation.check_positive_finite(scale, "scale")
+    _validation.check_broadcast(loc, "loc", x, "x")
+    _validation.check_broadcast(scale, "scale", x, "x")
     cdt = _dtypes.compute_dtype(x.dtype)
     loc = _dtypes.to_dtype(loc, cdt)
     scale = _dtypes.to_dtype(scale, cdt)
@@ -74,6 +76,10 @@ def gumbel_log_prob(x, loc=0.0, scale=1.0):
     Returns:
       The log-density, broadcast shape, dtype of `x`. Matches
       `tfp.distributions.Gumbel(loc, scale).log_prob(x)`.
+
+    Raises:
+      ValueError: `loc` or `scale` whose shape does not broadcast with `x`'s,
+        a scale that is not positive and finite (when known statically).
     """
     dtype, z, scale = _standardize(x, loc, scale)
     return ops.cast(-(z + ops.exp(-z)) - ops.log(scale), dtype)
@@ -90,6 +96,10 @@ def gumbel_cdf(x, loc=0.0, scale=1.0):
     Returns:
       The CDF, broadcast shape, dtype of `x`. Matches
       `tfp.distributions.Gumbel(loc, scale).cdf(x)`.
+
+    Raises:
+      ValueError: `loc` or `scale` whose shape does not broadcast with `x`'s,
+        a scale that is not positive and finite (when known statically).
     """
     dtype, z, _ = _standardize(x, loc, scale)
     return ops.cast(ops.exp(-ops.exp(-z)), dtype)

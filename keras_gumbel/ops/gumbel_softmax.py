@@ -137,9 +137,25 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     ```
     computed in log space (`log_softmax`, `logsumexp`).
 
+    At small temperatures float32 samples reach the boundary of the simplex
+    (an exact 0 or 1 in `y`, e.g. `[1, 0, 0]` at temperature 0.01), where
+    the density is infinite or zero: there the op returns the limit of the
+    log density as the `m` zero coordinates of `y` vanish together, which is
+    `+inf` when `(k - m) tau < m`, `-inf` when `(k - m) tau > m`, and a
+    finite number when they are equal (e.g. `k = 2`, `tau = 1`). Such values
+    carry no information about the logits: for densities at small
+    temperatures (KL terms, likelihood ratios) sample with
+    `log_gumbel_softmax` and use `log_gumbel_softmax_log_prob`, which stay
+    finite.
+
+    Outside the support the density is zero and the op returns `-inf`: a
+    point with an entry below 0 or above 1, or whose sum differs from 1 by
+    more than `sqrt(eps)` of the dtype of `y` (beyond rounding). No run-time
+    assertion is made (it would not run under XLA); NaN in `y` gives NaN.
+
     Args:
-      y: points on the open simplex, float tensor broadcastable with
-        `logits`; extra leading (sample) dimensions are allowed, as in
+      y: points on the simplex, float tensor broadcastable with `logits`;
+        extra leading (sample) dimensions are allowed, as in
         `dist.log_prob(dist.sample(n))`.
       logits: float tensor of rank >= 1.
       temperature: positive float or tensor (batch convention as in
@@ -150,10 +166,17 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
       One log-density per point and distribution (`axis` removed from the
       broadcast shape of `y` and `logits`), dtype of `logits`.
       Matches `tfp.distributions.RelaxedOneHotCategorical(temperature,
-      logits=logits).log_prob(y)`.
+      logits=logits).log_prob(y)` inside the simplex (TFP returns NaN on its
+      boundary).
+
+    Raises:
+      ValueError: shapes of `y` and `logits` that cannot broadcast, a
+        temperature that is not positive and finite (when known statically).
     """
+    inf = float("inf")
     logits = _validation.convert_logits(logits)
     y = _validation.convert_float_tensor(y, "y")
+    _validation.check_broadcast(y, "y", logits, "logits")
     y_rank = _validation.known_rank(y, "y")
     rank = _validation.known_rank(logits, "logits")
     axis = _validation.normalize_axis(axis, rank)
@@ -161,13 +184,27 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
     # dimensions in front) and `logits`.
     y_axis = axis + max(y_rank - rank, 0)
     cdt = _dtypes.common_compute_dtype(y, logits)
+    tol = _dtypes.rounding_tolerance(y.dtype)
     tau, _ = _validation.convert_temperature(temperature, cdt,
                                          tuple(logits.shape), axis)
+    tau = _dtypes.to_dtype(tau, cdt)
     log_pi = ops.log_softmax(ops.cast(logits, cdt), axis=axis)
-    log_y = ops.log(ops.cast(y, cdt))
+    y = ops.cast(y, cdt)
+    outside = (ops.any((y < 0) | (y > 1), y_axis, keepdims=True)
+               | (ops.abs(ops.sum(y, y_axis, keepdims=True) - 1.0) > tol))
+    zero = y == 0
+    # log(1) = 0 where y is not positive: finite values (and gradients) in
+    # the branches of the `where`s below that are not taken.
+    log_y = ops.log(ops.where(y > 0, y, ops.ones_like(y)))
     k = ops.cast(ops.shape(log_pi)[axis], cdt)  # dynamic in TF graphs
-    log_tau = ops.log(_dtypes.to_dtype(tau, cdt))
-    log_p = (backend.lgamma(k) + (k - 1.0) * log_tau
-             + ops.sum(log_pi - (tau + 1.0) * log_y, y_axis, keepdims=True)
-             - k * ops.logsumexp(log_pi - tau * log_y, y_axis, keepdims=True))
+    m = ops.sum(ops.cast(zero, cdt), y_axis, keepdims=True)
+    log_p = (backend.lgamma(k) + (k - 1.0) * ops.log(tau)
+             + ops.sum(log_pi - (tau + 1.0) * log_y, y_axis, keepdims=True))
+    inside = log_p - k * ops.logsumexp(log_pi - tau * log_y, y_axis,
+                                       keepdims=True)
+    log_pi_zeros = ops.where(zero, log_pi, ops.full_like(log_pi, -inf))
+    limit = log_p - k * ops.logsumexp(log_pi_zeros, y_axis, keepdims=True)
+    power = (k - m) * tau - m  # log p ~ power * log(eps) near the boundary
+    limit = ops.where(power < 0, inf, ops.where(power > 0, -inf, limit))
+    log_p = ops.where(outside, -inf, ops.where(m > 0, limit, inside))
     return ops.cast(ops.squeeze(log_p, y_axis), logits.dtype)

@@ -62,33 +62,58 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
 
 
 def relaxed_bernoulli_log_prob(y, logits, temperature):
-    """Log-density of the binary Concrete distribution at `y` in (0, 1).
+    """Log-density of the binary Concrete distribution at `y` in [0, 1].
 
     With `x = logit(y)` and `z = temperature * x - logits` (a standard
     logistic variable):
     ```
     log p(y) = log(tau) - z - 2 softplus(-z) - log(y) - log(1 - y)
     ```
+    At small temperatures float32 samples round to exactly 0 or 1, where
+    `p(y) ~ (tau / exp(+-logits)) * y^(tau - 1)` (and the same in `1 - y`):
+    there the op returns the limit, `+inf` for `tau < 1`, `-inf` for
+    `tau > 1`, `log(tau) -+ logits` for `tau = 1`. Such values carry no
+    information about the logits: at small temperatures sample with
+    `logit_relaxed_bernoulli` and use `logit_relaxed_bernoulli_log_prob`,
+    which stay finite.
+
+    Outside the support (`y < 0` or `y > 1`) the density is zero and the op
+    returns `-inf` (no run-time assertion, which would not run under XLA);
+    NaN in `y` gives NaN.
 
     Args:
-      y: float tensor of points in (0, 1), broadcastable with `logits`.
+      y: float tensor of points in [0, 1], broadcastable with `logits`.
       logits: float tensor of log-odds.
       temperature: positive float or tensor broadcastable to `logits`.
 
     Returns:
       Element-wise log-density, dtype of `logits`. Matches
       `tfp.distributions.RelaxedBernoulli(temperature, logits=logits)
-      .log_prob(y)`.
+      .log_prob(y)` in (0, 1) (TFP returns NaN at 0 and 1).
+
+    Raises:
+      ValueError: shapes of `y` and `logits` that cannot broadcast.
     """
+    inf = float("inf")
     logits = _validation.convert_float_tensor(logits, "logits")
     _validation.known_rank(logits, "logits")
     y = _validation.convert_float_tensor(y, "y")
+    _validation.check_broadcast(y, "y", logits, "logits")
     cdt = _dtypes.common_compute_dtype(y, logits)
     tau, _ = _validation.convert_temperature(temperature, cdt,
                                          tuple(logits.shape), None)
+    tau = _dtypes.to_dtype(tau, cdt)
+    x = ops.cast(logits, cdt)
     y = ops.cast(y, cdt)
-    log_y, log1m_y = ops.log(y), ops.log1p(-y)
-    z = tau * (log_y - log1m_y) - ops.cast(logits, cdt)
-    log_p = (ops.log(_dtypes.to_dtype(tau, cdt)) - z
-             - 2.0 * ops.softplus(-z) - log_y - log1m_y)
+    interior = (y > 0) & (y < 1)
+    # 1/2 where y is not in (0, 1): finite values (and gradients) in the
+    # branch of the `where` below that is not taken.
+    safe = ops.where(interior, y, ops.full_like(y, 0.5))
+    log_y, log1m_y = ops.log(safe), ops.log1p(-safe)
+    z = tau * (log_y - log1m_y) - x
+    log_p = (ops.log(tau) - z - 2.0 * ops.softplus(-z) - log_y - log1m_y)
+    limit = ops.where(tau < 1.0, inf, ops.where(
+        tau > 1.0, -inf, ops.log(tau) + ops.where(y == 1, x, -x)))
+    log_p = ops.where(interior, log_p, ops.where(
+        (y == 0) | (y == 1), limit, ops.where(ops.isnan(y), y, -inf)))
     return ops.cast(log_p, logits.dtype)

@@ -148,6 +148,10 @@ def _relaxed_k_hot(r, valid, k, tau, axis):
         dimension at `axis`.
     """
     zero = ops.zeros_like(r)
+    if 0 in tuple(r.shape):
+        # An empty batch (Keras' max of an empty tensor raises on TensorFlow
+        # and PyTorch); `r * 0` keeps the output connected to the logits.
+        return r * 0.0
     minus_inf = ops.full_like(r, -np.inf)
     count = ops.sum(ops.cast(valid, "int32"), axis=axis, keepdims=True)
     total = zero

@@ -20,11 +20,13 @@ format. Each check fails a correct implementation with probability
 GumbelSoftmax cases; the k-subsets of the 2 hard GumbelTopK cases against
 the exact Plackett-Luce law, enumerated), K Hoeffding bounds (hard
 RelaxedBernoulli frequencies), K one-sample Kolmogorov-Smirnov tests
-(relaxed RelaxedBernoulli coordinates against their CDF) and K two-sample
+(relaxed RelaxedBernoulli coordinates against their CDF), K two-sample
 KS tests (relaxed GumbelTopK coordinates, which have no closed-form law,
-against Keras' own samples): 7 + 3 * K = 22. That is 2 * 22 = 44 per format,
-132 in all, so a correct export fails them with probability
-132 * 5e-9 = 6.6e-7 < 1e-6 (union bound).
+against Keras' own samples) and 2 * (K - 1) Hoeffding bounds (the masses at
+0 and 1 of the HardConcreteGate's gates, on the K - 1 non-zero inputs of
+ROW): 7 + 3 * K + 2 * (K - 1) = 30. That is 2 * 30 = 60 per format, 180 in
+all, so a correct export fails them with probability
+180 * 5e-9 = 9e-7 < 1e-6 (union bound).
 
 To add a layer, add one `LayerCase` line to `LAYERS`: a factory taking the
 inference mode, the modes to export, the check of a "sample" output (None
@@ -143,6 +145,21 @@ def check_relaxed_k_hot(y, layer):
         stats_utils.assert_ks_2samp(y[:, j], reference[:, j], delta=DELTA)
 
 
+def check_gate(y, layer):
+    # The output is ROW * z: the gate z of each column where ROW != 0. The
+    # masses of z at 0 and at 1 against their closed forms (Hoeffding).
+    assert np.all(np.abs(y) <= np.abs(ROW))
+    log_alpha = to_numpy(layer.log_alpha).astype(np.float64)
+    tau = float(to_numpy(layer.temperature))
+    (gamma, zeta), bound = layer.limits, stats_utils.hoeffding(len(y), DELTA)
+    at = lambda t: special.expit(tau * special.logit(
+        (t - gamma) / (zeta - gamma)) - log_alpha)
+    for j in np.flatnonzero(ROW):
+        z = y[:, j] / ROW[j]
+        assert abs(np.mean(z == 0) - at(0.0)[j]) < bound, j
+        assert abs(np.mean(z == 1) - (1 - at(1.0)[j])) < bound, j
+
+
 LayerCase = collections.namedtuple(
     "LayerCase", ["name", "factory", "modes", "check", "shape"],
     defaults=[(K,)])  # `shape`: what the layer sees of each (K,) logits row.
@@ -179,6 +196,9 @@ LAYERS = [
     LayerCase("gumbel_top_k", lambda mode: kg.layers.GumbelTopK(
         k=2, temperature=TAU, inference_mode=mode, seed=9),
         ("sample",), check_relaxed_k_hot),
+    LayerCase("hard_concrete_gate", lambda mode: kg.layers.HardConcreteGate(
+        l0_penalty=0.1, temperature=TAU, inference_mode=mode, seed=14),
+        ("sample", "deterministic"), check_gate),
     LayerCase("concrete_select", lambda mode: kg.layers.ConcreteSelect(
         units=3, seed=10), ("argmax",), None),
     LayerCase("vector_quantizer", lambda mode: kg.layers.GumbelVectorQuantizer(

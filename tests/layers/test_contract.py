@@ -64,6 +64,15 @@ CASES = {
         Case({"units": 3, "seed": 1}, (4, 7), (4, 3), own_weights=1),
         Case({"units": 2, "temperature": 0.5, "learn_temperature": True},
              (4, 5, 7), (4, 5, 2), own_weights=1),
+        Case({"units": 9, "distinct": False, "seed": 2}, (4, 7), (4, 9),
+             own_weights=1),
+    ],
+    "HardConcreteGate": [
+        Case({"l0_penalty": 0.01, "seed": 1}, own_weights=1),
+        Case({"inference_mode": "sample", "learn_temperature": True,
+              "limits": (-0.2, 1.3), "droprate_init": 0.2,
+              "temperature": 0.5, "l0_penalty": 0.1, "seed": 2}, (4, 6),
+             own_weights=1),
     ],
     "GumbelSinkhorn": [
         Case({"temperature": 0.5, "n_iters": 5, "seed": 1}, (4, 5, 5)),

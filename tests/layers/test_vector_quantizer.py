@@ -523,3 +523,46 @@ def test_saved_model_export_serves_inference_without_keras_gumbel(tmp_path):
     served = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(served, to_numpy(layer(x, training=False)))
 
+
+# ---------------------------------------------------------------- codes
+
+
+def test_code_indices_and_lookup_reproduce_the_inference_output():
+    layer = _layer()
+    x = _inputs()
+    codes = layer.code_indices(x)
+    assert tuple(codes.shape) == (B, T, G)
+    assert keras.backend.standardize_dtype(codes.dtype) == "int32"
+    codes = to_numpy(codes)
+    np.testing.assert_array_equal(
+        codes, np.argmax(_logits64(layer, x).reshape(B, T, G, V), -1))
+    np.testing.assert_array_equal(to_numpy(layer.lookup(codes)),
+                                  to_numpy(layer(x, training=False)))
+    # By hand: group g's codevector is row g * V + index.
+    book = to_numpy(layer.codevectors)
+    np.testing.assert_array_equal(
+        to_numpy(layer.lookup(codes[0, :1])),
+        np.concatenate([book[g * V + codes[0, 0, g]] for g in range(G)])[None])
+
+
+def test_code_indices_on_a_fresh_layer_and_under_mixed_precision():
+    layer = GumbelVectorQuantizer(G, V, C, dtype="mixed_float16")
+    x = _inputs((4, D))
+    codes = layer.code_indices(x)  # builds the layer
+    assert tuple(codes.shape) == (4, G)
+    q = layer.lookup(codes)
+    assert keras.backend.standardize_dtype(q.dtype) == "float16"
+    np.testing.assert_array_equal(to_numpy(q),
+                                  to_numpy(layer(x, training=False)))
+
+
+def test_lookup_errors():
+    layer = _layer()
+    with pytest.raises(TypeError, match="`indices`"):
+        layer.lookup(np.zeros((3, G), "float32"))
+    with pytest.raises(ValueError, match="`indices`"):
+        layer.lookup(np.zeros((3, G + 1), "int32"))
+    with pytest.raises(ValueError, match="`indices`"):
+        layer.lookup(np.full((3, G), V, "int32"))
+    with pytest.raises(ValueError, match="not built"):
+        GumbelVectorQuantizer(G, V, C).lookup(np.zeros((1, G), "int32"))

@@ -325,3 +325,24 @@ def test_unknown_dimensions_in_tf_graphs():
     np.testing.assert_array_equal(hard.sum(0), 2.0)
     np.testing.assert_array_equal(straight.sum(-1), 2.0)
     np.testing.assert_allclose(relaxed.sum(-1), 2.0, rtol=1e-6)
+
+
+def test_empty_batch():
+    empty = np.zeros((0, 5), "float32")
+    assert tuple(gumbel_top_k(empty, 2, seed=0).shape) == (0, 5)
+    for hard in [False, True]:
+        out, (grad,) = value_and_grad(
+            lambda x: relaxed_top_k(x, 2, temperature=0.5, hard=hard, seed=0),
+            empty)
+        assert out.shape == (0, 5) and grad.shape == (0, 5)
+
+
+@pytest.mark.backends("tensorflow")
+def test_empty_batch_of_unknown_size_in_a_graph():
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec([None, 5], tf.float32)]
+    for fn in [lambda x: gumbel_top_k(x, 2, seed=0),
+               lambda x: relaxed_top_k(x, 2, hard=True, seed=0)]:
+        out = tf.function(fn, input_signature=spec)(tf.zeros([0, 5]))
+        assert tuple(out.shape) == (0, 5)
