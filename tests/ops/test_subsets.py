@@ -144,11 +144,15 @@ def test_seed_generator_gives_fresh_subsets_and_int_seeds_repeat():
                                   _f32(gumbel_top_k(logits, 4, seed=9)))
 
 
-@pytest.mark.parametrize("k", [0, -1, 6, 2.0, True, None, "2"])
-def test_invalid_k_is_a_value_error_naming_k(k):
+@pytest.mark.parametrize("k,error", [
+    (0, ValueError), (-1, ValueError), (6, ValueError), (2.0, TypeError),
+    (True, TypeError), (None, TypeError), ("2", TypeError)])
+def test_invalid_k_is_an_error_naming_k(k, error):
+    # A wrong value is a ValueError, a wrong type a TypeError (the package's
+    # validation policy).
     logits = np.zeros((3, 5), "float32")
     for op in (gumbel_top_k, relaxed_top_k):
-        with pytest.raises(ValueError, match=r"argument `k`.*Received: k="):
+        with pytest.raises(error, match=r"argument `k`.*Received: k="):
             op(logits, k)
 
 
