@@ -14,10 +14,11 @@ MLP whose Dense layers hold only the kept units, with the deterministic gate
 values folded into the next layer's weights (`(h * g) W = h (diag(g) W)`),
 so it computes exactly what the gated network computes at inference. The
 run chosen on the validation split (the sparsest within `--tolerance`, 2
-points, of the best validation accuracy) is timed against the unpruned network and exported.
+points, of the best validation accuracy) is timed against the unpruned
+network and exported.
 
-Data: scikit-learn's 8x8 digits (offline): 1797 images, split into 1078
-train, 269 validation and 450 test images.
+Data: scikit-learn's 8x8 digits (offline): 1797 images, split into 1077
+train, 270 validation and 450 test images.
 
 Usage:
   python -m examples.pruning                     # minutes on 2 cores
@@ -244,14 +245,15 @@ def plot(output_dir, runs, magnitude, dense_accuracy, histories, hidden):
     plt.close(fig)
 
     fig, axes = plt.subplots(1, len(histories), figsize=(
-        4.2 * len(histories), 3.6), squeeze=False)
+        3.6 * len(histories) + 1.2, 3.6), squeeze=False,
+        layout="constrained")
     for ax, (penalty, history) in zip(axes[0], histories):
         order = np.argsort(history[-1], kind="stable")
         image = ax.imshow(history[:, order].T, aspect="auto", vmin=0, vmax=1,
                           cmap="viridis", interpolation="nearest")
         ax.set_title(f"l0_penalty = {penalty:g}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("hidden unit (sorted by final gate)")
+    axes[0][0].set_ylabel("hidden unit (sorted by final gate)")
     fig.colorbar(image, ax=axes[0].tolist(), label="deterministic gate")
     fig.savefig(os.path.join(output_dir, "gates_over_training.png"), dpi=100)
     plt.close(fig)

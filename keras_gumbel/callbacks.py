@@ -7,6 +7,7 @@ import keras
 
 from keras_gumbel import _validation
 from keras_gumbel._messages import invalid
+from keras_gumbel import layers as layers_module
 from keras_gumbel.layers._base import find_layers
 
 __all__ = ["TemperatureScheduler", "apply_schedule"]
@@ -17,11 +18,9 @@ class TemperatureScheduler(keras.callbacks.Callback):
 
     Before each training batch the callback computes `tau = schedule(step)`
     and assigns it to the `temperature` variable of every temperature layer of
-    the package in the model (`GumbelSoftmax`, `RelaxedBernoulli`,
-    `GumbelTopK`, `ConcreteSelect`, `GumbelVectorQuantizer`,
-    `HardConcreteGate`; found
-    recursively: nested models,
-    layers held by subclassed models and layers), or of the `layers` given.
+    the package in the model (every layer of `keras_gumbel.layers`, found
+    recursively: nested models, layers held by subclassed models and
+    layers), or of the `layers` given.
     Compiled train steps (`jit_compile=True` or not, on every backend, under
     any `tf.distribute` strategy) read the variable, so they see each new
     value, like `LearningRateScheduler` and the learning rate.
@@ -233,9 +232,7 @@ def _layers_of_model(model, who):
     if not targets:
         raise ValueError(
             f"{who} found no temperature layer of keras_gumbel "
-            f"(GumbelSoftmax, RelaxedBernoulli, GumbelTopK, ConcreteSelect, "
-            f"GumbelVectorQuantizer, HardConcreteGate) in model "
-            f"'{model.name}'. "
+            f"({', '.join(layers_module.__all__)}) in model '{model.name}'. "
             f"Add one, or pass the layers to schedule with `layers=`."
         )
     for layer in targets:

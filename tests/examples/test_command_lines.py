@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 
 from examples import (categorical_vae, concrete_autoencoder, plotting,
-                      pruning, quickstart, vq_autoencoder)
+                      pruning, quickstart, sorting, vq_autoencoder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 EXAMPLES = {"categorical_vae": categorical_vae, "quickstart": quickstart,
             "vq_autoencoder": vq_autoencoder,
-            "concrete_autoencoder": concrete_autoencoder, "pruning": pruning}
+            "concrete_autoencoder": concrete_autoencoder, "pruning": pruning,
+            "sorting": sorting}
 WRITERS = ("categorical_vae", "vq_autoencoder", "concrete_autoencoder",
-           "pruning")
+           "pruning", "sorting")
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -1,4 +1,4 @@
-"""Tests of examples/pruning.py: the rebuild of a pruned MLP, and a smoke run."""
+"""Tests of examples/pruning.py: the rebuild of a pruned MLP; a smoke run."""
 
 import json
 import os
@@ -26,7 +26,8 @@ def test_rebuilt_mlp_computes_what_the_gated_one_does():
     np.testing.assert_array_equal(keeps[1], [0, 2, 3])
     scales = [to_numpy(g.deterministic_gate()) for g in gates]
     pruned = pruning.rebuild(model, keeps, scales)
-    assert [layer.units for layer in pruning.dense_layers(pruned)] == [4, 3, 10]
+    units = [layer.units for layer in pruning.dense_layers(pruned)]
+    assert units == [4, 3, 10]
     assert pruned.count_params() == 64 * 4 + 4 + 4 * 3 + 3 + 3 * 10 + 10
     x = np.random.default_rng(0).uniform(size=(16, 64)).astype("float32")
     np.testing.assert_allclose(to_numpy(pruned(x)),

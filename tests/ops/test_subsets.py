@@ -147,9 +147,9 @@ def test_seed_generator_gives_fresh_subsets_and_int_seeds_repeat():
 @pytest.mark.parametrize("k,error", [
     (0, ValueError), (-1, ValueError), (6, ValueError), (2.0, TypeError),
     (True, TypeError), (None, TypeError), ("2", TypeError)])
-def test_invalid_k_raises_naming_k(k, error):
-    # The package's policy: TypeError for a wrong type, ValueError for a
-    # wrong value.
+def test_invalid_k_is_an_error_naming_k(k, error):
+    # A wrong value is a ValueError, a wrong type a TypeError (the package's
+    # validation policy).
     logits = np.zeros((3, 5), "float32")
     for op in (gumbel_top_k, relaxed_top_k):
         with pytest.raises(error, match=r"argument `k`.*Received: k="):
