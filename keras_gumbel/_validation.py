@@ -30,13 +30,19 @@ def _is_bool(value):
     return isinstance(value, (bool, np.bool_))
 
 
-def _range_text(minimum, maximum, exclusive_minimum):
+def _expected(kind, minimum, maximum, exclusive_minimum):
+    """"a positive int", "a non-negative finite float", "an int >= 3", ..."""
+    if maximum is None and minimum == 0:
+        return f"a {'positive' if exclusive_minimum else 'non-negative'} {kind}"
+    if maximum is None and minimum == 1 and kind == "int":
+        return "a positive int"
     parts = []
     if minimum is not None:
         parts.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
     if maximum is not None:
         parts.append(f"<= {maximum}")
-    return " and ".join(parts)
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{article} {kind}" + (f" {' and '.join(parts)}" if parts else "")
 
 
 def check_bool(value, name):
@@ -53,8 +59,7 @@ def check_int(value, name, minimum=None, maximum=None, allow_none=False):
     """
     if value is None and allow_none:
         return None
-    bounds = _range_text(minimum, maximum, False)
-    expected = "an int" + (f" {bounds}" if bounds else "") + (
+    expected = _expected("int", minimum, maximum, False) + (
         " or None" if allow_none else "")
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise TypeError(invalid(name, expected, value))
@@ -74,8 +79,8 @@ def check_float(value, name, minimum=None, maximum=None,
     """
     if value is None and allow_none:
         return None
-    bounds = _range_text(minimum, maximum, exclusive_minimum)
-    expected = "a finite float" + (f" {bounds}" if bounds else "") + (
+    expected = _expected("finite float", minimum, maximum,
+                         exclusive_minimum) + (
         " or None" if allow_none else "")
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise TypeError(invalid(name, expected, value))
@@ -84,7 +89,7 @@ def check_float(value, name, minimum=None, maximum=None,
                                  else number >= minimum)
     high_ok = maximum is None or number <= maximum
     if not (math.isfinite(number) and low_ok and high_ok):
-        raise ValueError(invalid(name, expected, value))
+        raise ValueError(invalid(name, expected, number))
     return number
 
 
