@@ -152,11 +152,11 @@ def test_concrete_select_distinct_gradient_is_straight_through():
     layer = ConcreteSelect(3, temperature=5.0, seed=4)
     x = _data((8, 5), seed=1)
     layer(x)
-    with_grad = testing_grad(layer, x)
+    with_grad = _logits_gradient(layer, x)
     assert np.all(np.isfinite(with_grad)) and np.all(with_grad != 0)
 
 
-def testing_grad(layer, x):
+def _logits_gradient(layer, x):
     """The gradient of `sum(layer(x, training=True)**2)` w.r.t. the logits."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
