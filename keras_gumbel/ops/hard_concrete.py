@@ -20,7 +20,8 @@ import math
 
 from keras import ops
 
-from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel import _dtypes, _validation
+from keras_gumbel.ops._logistic import tempered_logistic
 
 __all__ = ["hard_concrete", "hard_concrete_l0"]
 
@@ -66,19 +67,7 @@ def hard_concrete(logits, temperature=2.0 / 3.0, limits=(-0.1, 1.1),
     logits = _validation.convert_float_tensor(logits, "logits")
     _validation.known_rank(logits, "logits")
     gamma, zeta = _validation.check_stretch_limits(limits)
-    cdt = _dtypes.compute_dtype(logits.dtype)
-    tau, tau_is_number = _validation.convert_temperature(
-        temperature, cdt, tuple(logits.shape), None)
-    x = ops.cast(logits, cdt)
-    z = x + backend.logistic_noise(backend.shape_of(x),
-                                   backend.draw_seed(seed), cdt)
-    if tau_is_number:
-        s = z / tau
-    else:
-        # Where z = +-inf (logits +-inf) the gradient of z / tau w.r.t. tau
-        # would be 0 * inf = NaN; divide only finite values.
-        finite = ops.isfinite(z)
-        s = ops.where(finite, ops.where(finite, z, 0.0) / tau, z)
+    _, s = tempered_logistic(logits, temperature, seed)
     stretched = ops.sigmoid(s) * (zeta - gamma) + gamma
     return ops.cast(_clip_unit(stretched), logits.dtype)
 

@@ -20,6 +20,7 @@ import numpy as np
 from keras import ops
 
 from keras_gumbel import _dtypes, _validation, backend
+from keras_gumbel.ops._logistic import tempered_logistic
 
 __all__ = ["log_gumbel_softmax", "log_gumbel_softmax_log_prob",
            "logit_relaxed_bernoulli", "logit_relaxed_bernoulli_log_prob"]
@@ -184,13 +185,8 @@ def logit_relaxed_bernoulli(logits, temperature=1.0, seed=None):
     """
     logits = _validation.convert_float_tensor(logits, "logits")
     _validation.known_rank(logits, "logits")
-    cdt = _dtypes.compute_dtype(logits.dtype)
-    tau, tau_is_number = _validation.convert_temperature(
-        temperature, cdt, tuple(logits.shape), None)
-    x = ops.cast(logits, cdt)
-    z = x + backend.logistic_noise(backend.shape_of(x),
-                                   backend.draw_seed(seed), cdt)
-    return ops.cast(_divide(z, tau, tau_is_number), logits.dtype)
+    _, s = tempered_logistic(logits, temperature, seed)
+    return ops.cast(s, logits.dtype)
 
 
 def logit_relaxed_bernoulli_log_prob(z, logits, temperature):

@@ -3,9 +3,9 @@
 import numpy as np
 from keras import ops
 
-from keras_gumbel import backend
 from keras_gumbel import _dtypes, _validation
 from keras_gumbel.ops._gradients import replace_forward
+from keras_gumbel.ops._logistic import tempered_logistic
 
 __all__ = ["relaxed_bernoulli", "relaxed_bernoulli_log_prob"]
 
@@ -47,24 +47,12 @@ def relaxed_bernoulli(logits, temperature=1.0, hard=False, seed=None):
     logits = _validation.convert_float_tensor(logits, "logits")
     _validation.known_rank(logits, "logits")
     hard = _validation.check_bool(hard, "hard")
-    cdt = _dtypes.compute_dtype(logits.dtype)
-    tau, tau_is_number = _validation.convert_temperature(
-        temperature, cdt, tuple(logits.shape), None)
-    x = ops.cast(logits, cdt)
-    z = x + backend.logistic_noise(backend.shape_of(x),
-                                   backend.draw_seed(seed), cdt)
-    if tau_is_number:
-        s = z / tau
-    else:
-        # Where z = +-inf (logits +-inf) the gradient of z / tau w.r.t. tau
-        # would be 0 * inf = NaN; divide only finite values.
-        finite = ops.isfinite(z)
-        s = ops.where(finite, ops.where(finite, z, 0.0) / tau, z)
+    z, s = tempered_logistic(logits, temperature, seed)
     y = ops.sigmoid(s)
     if hard:
         # `z > 0` is False for NaN: keep NaN where the logit is NaN.
         bit = ops.where(ops.isnan(z), ops.full_like(z, np.nan),
-                        ops.cast(z > 0, cdt))
+                        ops.cast(z > 0, z.dtype))
         y = replace_forward(y, bit)
     return ops.cast(y, logits.dtype)
 
