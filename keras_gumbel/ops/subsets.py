@@ -16,7 +16,7 @@ __all__ = ["gumbel_top_k", "relaxed_top_k"]
 #: (below 21 in float32, 43 in float64), so no draw orders a finite item
 #: before a `+inf` one. Scaled by `max(temperature, 1)` for the relaxed
 #: sample, where it leaves the other items `exp(-85)` of the mass.
-INF_GAP = 128.0
+_INF_GAP = 128.0
 
 
 def _prepare(logits, k, axis):
@@ -71,7 +71,7 @@ def gumbel_top_k(logits, k, axis=-1, seed=None):
     logits, axis, k = _prepare(logits, k, axis)
     cdt = _dtypes.compute_dtype(logits.dtype)
     slices = Slices(ops.cast(logits, cdt), axis)
-    x = slices.subset_logits(INF_GAP)
+    x = slices.subset_logits(_INF_GAP)
     z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
     sample = slices.mark_undefined(ops.cast(top_k_mask(z, k, axis), cdt),
                                    all_minus_inf=False)
@@ -144,8 +144,8 @@ def relaxed_top_k(logits, k, temperature=1.0, hard=False, axis=-1,
     tau, tau_is_number = _validation.convert_temperature(
         temperature, cdt, tuple(logits.shape), axis)
     slices = Slices(ops.cast(logits, cdt), axis)
-    gap = (INF_GAP * max(tau, 1.0) if tau_is_number
-           else INF_GAP * ops.maximum(ops.stop_gradient(tau), 1.0))
+    gap = (_INF_GAP * max(tau, 1.0) if tau_is_number
+           else _INF_GAP * ops.maximum(ops.stop_gradient(tau), 1.0))
     x = slices.subset_logits(gap)
     z = x + backend.gumbel_noise(backend.shape_of(x), backend.draw_seed(seed), cdt)
     valid = z > -np.inf

@@ -315,9 +315,10 @@ def test_estimator_samples_only_with_gumbel_rao():
                            estimator=estimator, estimator_samples=5)
 
 
-@pytest.mark.parametrize("samples", [0, -1, 1.5, True])
-def test_bad_estimator_samples(samples):
-    with pytest.raises(ValueError, match="estimator_samples"):
+@pytest.mark.parametrize("samples, error", [
+    (0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_bad_estimator_samples(samples, error):
+    with pytest.raises(error, match="estimator_samples"):
         gumbel_softmax([[0.0, 1.0]], hard=True, estimator="gumbel_rao",
                        estimator_samples=samples)
 
