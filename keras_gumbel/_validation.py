@@ -18,10 +18,12 @@ import math
 import numbers
 
 import numpy as np
+from keras import ops
 
 from keras_gumbel import backend
 from keras_gumbel._messages import invalid, unknown_rank
-from keras_gumbel._dtypes import FLOAT_DTYPES, dtype_of, to_dtype
+from keras_gumbel._dtypes import (FLOAT_DTYPES, common_compute_dtype,
+                                  dtype_of, to_dtype)
 
 __all__ = []  # Internal: the package's modules import what they need.
 
@@ -167,8 +169,6 @@ def convert_float_tensor(x, name):
     (ints, bools, strings, None, complex numbers) raises `TypeError` naming
     the argument, on every backend.
     """
-    from keras import ops
-
     check_host_input(x, name)
     try:
         x = ops.convert_to_tensor(x)
@@ -333,8 +333,6 @@ def convert_temperature(temperature, dtype, logits_shape, axis,
     Returns:
       `(tau, is_python_number)`; for Python numbers `tau` is a float.
     """
-    from keras import ops
-
     check_positive_finite(temperature, name)
     if isinstance(temperature, (int, float, np.number)):
         return float(temperature), True
@@ -424,3 +422,37 @@ def convert_square_matrices(x, name="log_alpha"):
             name, "square matrices in the last two axes ([..., n, n])",
             f"<tensor of shape {tuple(x.shape)}>"))
     return x
+
+
+def convert_density_arguments(points, name, logits, temperature, axis=None):
+    """Checks and converts the arguments of a relaxed density.
+
+    Args:
+      points: where the density is evaluated, named `name`; its static shape
+        must broadcast with the logits' (sample dimensions in front allowed).
+      logits: float logits; of rank >= 1 when `axis` is given.
+      temperature: checked as in `convert_temperature`.
+      axis: the category axis of `logits`, or None for element-wise densities.
+
+    Returns:
+      `(points, logits, tau, cdt, axis, points_axis)`: the two float tensors
+      in their own dtypes, the temperature in the common compute dtype `cdt`,
+      the non-negative `axis` and the same axis counted in the broadcast of
+      `points` (both None for element-wise densities).
+    """
+    if axis is None:
+        logits = convert_float_tensor(logits, "logits")
+        known_rank(logits, "logits")
+    else:
+        logits = convert_logits(logits)
+    points = convert_float_tensor(points, name)
+    check_broadcast(points, name, logits, "logits")
+    points_axis = None
+    if axis is not None:
+        points_rank = known_rank(points, name)
+        rank = known_rank(logits, "logits")
+        axis = normalize_axis(axis, rank)
+        points_axis = axis + max(points_rank - rank, 0)
+    cdt = common_compute_dtype(points, logits)
+    tau, _ = convert_temperature(temperature, cdt, tuple(logits.shape), axis)
+    return points, logits, to_dtype(tau, cdt), cdt, axis, points_axis

@@ -23,6 +23,7 @@ On JAX and PyTorch nothing here imports TensorFlow.
 """
 
 import keras
+from keras import ops
 
 NAME = keras.backend.backend()
 
@@ -62,8 +63,6 @@ def logistic_noise(shape, seed, dtype):
     both logarithms are finite. The noise of `relaxed_bernoulli` and of
     every binary relaxation built on it: the same seed gives the same noise.
     """
-    from keras import ops
-
     u = uniform(shape, seed, dtype)
     return ops.log(u) - ops.log1p(-u)
 

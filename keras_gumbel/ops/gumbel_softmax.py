@@ -184,20 +184,9 @@ def gumbel_softmax_log_prob(y, logits, temperature, axis=-1):
         temperature that is not positive and finite (when known statically).
     """
     inf = float("inf")
-    logits = _validation.convert_logits(logits)
-    y = _validation.convert_float_tensor(y, "y")
-    _validation.check_broadcast(y, "y", logits, "logits")
-    y_rank = _validation.known_rank(y, "y")
-    rank = _validation.known_rank(logits, "logits")
-    axis = _validation.normalize_axis(axis, rank)
-    # The same axis counted in the broadcast of `y` (which may carry sample
-    # dimensions in front) and `logits`.
-    y_axis = axis + max(y_rank - rank, 0)
-    cdt = _dtypes.common_compute_dtype(y, logits)
+    y, logits, tau, cdt, axis, y_axis = _validation.convert_density_arguments(
+        y, "y", logits, temperature, axis)
     tol = _dtypes.rounding_tolerance(y.dtype)
-    tau, _ = _validation.convert_temperature(temperature, cdt,
-                                         tuple(logits.shape), axis)
-    tau = _dtypes.to_dtype(tau, cdt)
     log_pi = ops.log_softmax(ops.cast(logits, cdt), axis=axis)
     y = ops.cast(y, cdt)
     outside = (ops.any((y < 0) | (y > 1), y_axis, keepdims=True)

@@ -128,17 +128,10 @@ def log_gumbel_softmax_log_prob(log_y, logits, temperature, axis=-1):
     >>> x = log_gumbel_softmax(logits, 0.001, seed=0)
     >>> log_p = log_gumbel_softmax_log_prob(x, logits, 0.001)  # finite
     """
-    logits = _validation.convert_logits(logits)
-    log_y = _validation.convert_float_tensor(log_y, "log_y")
-    _validation.check_broadcast(log_y, "log_y", logits, "logits")
-    y_rank = _validation.known_rank(log_y, "log_y")
-    rank = _validation.known_rank(logits, "logits")
-    axis = _validation.normalize_axis(axis, rank)
-    y_axis = axis + max(y_rank - rank, 0)
-    cdt = _dtypes.common_compute_dtype(log_y, logits)
+    log_y, logits, tau, cdt, axis, y_axis = (
+        _validation.convert_density_arguments(log_y, "log_y", logits,
+                                              temperature, axis))
     tol = _dtypes.rounding_tolerance(log_y.dtype)
-    tau, _ = _validation.convert_temperature(temperature, cdt,
-                                             tuple(logits.shape), axis)
     x = ops.cast(log_y, cdt)
     on_boundary = ops.any(ops.isinf(x), axis=y_axis, keepdims=True)
     off_simplex = ops.abs(ops.logsumexp(
@@ -148,8 +141,8 @@ def log_gumbel_softmax_log_prob(log_y, logits, temperature, axis=-1):
     # that is not taken.
     x = ops.where(on_boundary, ops.zeros_like(x), x)
     k = ops.cast(ops.shape(x)[y_axis], cdt)
-    a = ops.cast(logits, cdt) - _dtypes.to_dtype(tau, cdt) * x
-    log_p = (backend.lgamma(k) + (k - 1.0) * ops.log(_dtypes.to_dtype(tau, cdt))
+    a = ops.cast(logits, cdt) - tau * x
+    log_p = (backend.lgamma(k) + (k - 1.0) * ops.log(tau)
              + ops.sum(ops.log_softmax(a, axis=y_axis), y_axis, keepdims=True))
     log_p = ops.where(on_boundary | off_simplex, -np.inf, log_p)
     return ops.cast(ops.squeeze(log_p, y_axis), logits.dtype)
@@ -217,14 +210,8 @@ def logit_relaxed_bernoulli_log_prob(z, logits, temperature):
     >>> log_p = logit_relaxed_bernoulli_log_prob(np.float32(3.0),
     ...                                          np.float32(0.5), 0.1)
     """
-    logits = _validation.convert_float_tensor(logits, "logits")
-    _validation.known_rank(logits, "logits")
-    z = _validation.convert_float_tensor(z, "z")
-    _validation.check_broadcast(z, "z", logits, "logits")
-    cdt = _dtypes.common_compute_dtype(z, logits)
-    tau, _ = _validation.convert_temperature(temperature, cdt,
-                                             tuple(logits.shape), None)
-    tau = _dtypes.to_dtype(tau, cdt)
+    z, logits, tau, cdt, _, _ = _validation.convert_density_arguments(
+        z, "z", logits, temperature)
     z = ops.cast(z, cdt)
     infinite = ops.isinf(z)
     # Inner `where`: no NaN gradient from the branch that is not taken.

@@ -3,7 +3,7 @@
 import numpy as np
 from keras import ops
 
-from keras_gumbel import _dtypes, _validation
+from keras_gumbel import _validation
 from keras_gumbel.ops._gradients import replace_forward
 from keras_gumbel.ops._logistic import tempered_logistic
 
@@ -91,14 +91,8 @@ def relaxed_bernoulli_log_prob(y, logits, temperature):
       ValueError: shapes of `y` and `logits` that cannot broadcast.
     """
     inf = float("inf")
-    logits = _validation.convert_float_tensor(logits, "logits")
-    _validation.known_rank(logits, "logits")
-    y = _validation.convert_float_tensor(y, "y")
-    _validation.check_broadcast(y, "y", logits, "logits")
-    cdt = _dtypes.common_compute_dtype(y, logits)
-    tau, _ = _validation.convert_temperature(temperature, cdt,
-                                         tuple(logits.shape), None)
-    tau = _dtypes.to_dtype(tau, cdt)
+    y, logits, tau, cdt, _, _ = _validation.convert_density_arguments(
+        y, "y", logits, temperature)
     x = ops.cast(logits, cdt)
     y = ops.cast(y, cdt)
     interior = (y > 0) & (y < 1)
